@@ -1,0 +1,52 @@
+# Two commands: `make run` and `make test`. Everything else is for contributors.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA_DIR ?= data
+LANDING ?= $(DATA_DIR)/landing
+DEMO_CUSTOMERS ?= 10000
+
+export SEGMENTS_DATA_DIR := $(abspath $(DATA_DIR))
+
+.PHONY: install run test ui bench lint format demo-data manifest clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# dbt's manifest is a build artifact (never committed): Dagster loads its asset graph from it.
+manifest: $(STAMP)
+	@$(BIN)/segments dbt-parse
+
+demo-data: $(STAMP)
+	@if [ -z "$$(ls -A $(LANDING) 2>/dev/null)" ]; then \
+		$(BIN)/segments demo-data --customers $(DEMO_CUSTOMERS) --out $(LANDING) --seed 42; \
+	fi
+
+run: demo-data manifest
+	$(BIN)/segments run --landing $(LANDING)
+
+test: manifest
+	$(BIN)/python -m pytest -q
+
+ui: demo-data manifest
+	$(BIN)/dagster dev -m orchestration.definitions
+
+bench: manifest
+	$(BIN)/python -m benchmarks.run
+
+lint: $(STAMP)
+	$(BIN)/ruff check orchestration tests benchmarks
+	$(BIN)/ruff format --check orchestration tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format orchestration tests benchmarks
+	$(BIN)/ruff check --fix orchestration tests benchmarks
+
+clean:
+	rm -rf $(VENV) dbt_project/target dbt_project/logs .pytest_cache
