@@ -1,0 +1,43 @@
+"""The one Definitions object: assets, checks, the nightly job and its schedule."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.assets.ingest import raw_assets
+from orchestration.assets.quality import quality_checks
+from orchestration.assets.segments import published_customer_segments, staged_customer_segments
+from orchestration.assets.transform import dbt_models, dbt_resource
+from orchestration.settings import AS_OF_TAG, Settings
+
+# DuckDB allows one writing process and dbt runs as a subprocess: steps run one at a time, in process.
+nightly_segmentation = dg.define_asset_job(
+    "nightly_segmentation",
+    selection=dg.AssetSelection.all(),
+    description="Load landing files, check them, build features with dbt, assign segments, publish.",
+    executor_def=dg.in_process_executor,
+)
+
+_settings = Settings.from_env()
+
+
+@dg.schedule(
+    job=nightly_segmentation,
+    cron_schedule=_settings.schedule_cron,
+    execution_timezone=_settings.timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def nightly_segmentation_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    # The as-of date is the scheduled day, so a late or retried run still computes the same day.
+    as_of = context.scheduled_execution_time.date().isoformat()
+    return dg.RunRequest(run_key=as_of, tags={AS_OF_TAG: as_of})
+
+
+defs = dg.Definitions(
+    assets=[*raw_assets, dbt_models, staged_customer_segments, published_customer_segments],
+    asset_checks=quality_checks,
+    jobs=[nightly_segmentation],
+    schedules=[nightly_segmentation_schedule],
+    resources={"dbt": dbt_resource},
+    executor=dg.in_process_executor,
+)

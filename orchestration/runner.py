@@ -1,0 +1,140 @@
+"""Run the nightly job in process (the CLI and the benchmark use it) and summarise what was published."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import dagster as dg
+import duckdb
+
+from orchestration.settings import Settings
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    success: bool
+    run_id: str
+    failure: str | None  # one line: which step failed and why
+    step_seconds: dict[str, float]
+
+
+class _ProgressHandler(logging.Handler):
+    """Forwards Dagster's step events and our own log lines as one short line each."""
+
+    def __init__(self, progress: Callable[[str], None]):
+        super().__init__(logging.INFO)
+        self.progress = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        step = meta.get("step_key") or ""
+        if event is not None:
+            kind = event.event_type_value
+            if kind == "STEP_START":
+                self.progress(f"{step} …")
+            elif kind == "STEP_SUCCESS":
+                self.progress(f"{step} done ({event.event_specific_data.duration_ms / 1000:.1f} s)")
+            elif kind == "STEP_FAILURE":
+                self.progress(f"{step} FAILED")
+        elif record.levelno >= logging.INFO and meta.get("orig_message"):
+            self.progress(f"{step}: {meta['orig_message']}")
+
+
+def run_job(
+    *, as_of: date, tags: dict[str, str], progress: Callable[[str], None] | None = None
+) -> RunOutcome:
+    from orchestration.dbt_manifest import ensure_manifest
+
+    ensure_manifest()
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def("nightly_segmentation")
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    handler = _ProgressHandler(progress) if progress else None
+    dagster_logger = logging.getLogger("dagster")
+    if handler:
+        dagster_logger.addHandler(handler)
+    try:
+        result = job.execute_in_process(
+            instance=instance,
+            tags=tags,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        )
+    finally:
+        if handler:
+            dagster_logger.removeHandler(handler)
+    steps = {
+        e.step_key: e.event_specific_data.duration_ms / 1000
+        for e in result.all_events
+        if e.event_type_value == "STEP_SUCCESS" and e.step_key
+    }
+    return RunOutcome(result.success, result.run_id, None if result.success else _failure(result), steps)
+
+
+def _failure(result: dg.ExecuteInProcessResult) -> str:
+    """The first reason the run failed, phrased for a person: a failed quality check names its expectations."""
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            description = evaluation.description or evaluation.check_name
+            return (
+                f"blocking check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed: "
+                f"{description}; nothing was published"
+            )
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            while error.cause is not None and error.cls_name in ("DagsterExecutionStepExecutionError",):
+                error = error.cause
+            message = error.message.strip().splitlines()[0] if error.message else error.cls_name
+            if ": " in message and message.split(": ", 1)[0].endswith("Error"):
+                message = message.split(": ", 1)[1]
+            return f"step {event.step_key} failed: {message}; nothing was published"
+    return "the run failed before any step started"
+
+
+def summary(settings: Settings, run_id: str, *, elapsed: float) -> str:
+    """Read back the published snapshot (what readers see): sizes per scheme, actions per owner."""
+    con = duckdb.connect(str(settings.published_segments), read_only=True)
+    try:
+        run = con.execute(
+            "select as_of, rule_version, rules_sha256, customers from runs where run_id = ?", [run_id]
+        ).fetchone()
+        sizes = con.execute(
+            """select scheme, segment, count(*) n, 100.0 * count(*) / sum(count(*)) over (partition by scheme)
+               from customer_segments group by all order by scheme, n desc, segment"""
+        ).fetchall()
+        actions = con.execute(
+            """select action_owner, next_action, action_channel, count(*) n from customer_segments
+               group by all order by action_owner, n desc, next_action, action_channel"""
+        ).fetchall()
+        file_name = con.execute("select file_name from rule_versions where rule_version = ?", [run[1]]).fetchone()
+    finally:
+        con.close()
+    as_of, version, sha, customers = run
+    lines = [
+        f"Published run {run_id} as of {as_of}: {customers:,} customers in {elapsed:.1f} s",
+        f"Rule version {version} ({file_name[0]}, sha256 {sha[:12]}…)",
+        "",
+        "Customers per segment",
+    ]
+    scheme = None
+    for name, segment, n, share in sizes:
+        if name != scheme:
+            lines.append(f"  {name}")
+            scheme = name
+        lines.append(f"    {segment:<28} {n:>10,}  {share:5.1f} %")
+    lines += ["", "Next actions per owner"]
+    owner = None
+    for name, action, channel, n in actions:
+        if name != owner:
+            lines.append(f"  {name}")
+            owner = name
+        lines.append(f"    {action:<32} {channel:<6} {n:>10,}")
+    lines += ["", f"Read-only snapshot for tools: {settings.published_segments}"]
+    return "\n".join(lines)

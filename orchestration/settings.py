@@ -1,0 +1,98 @@
+"""Every setting of the pipeline, read from the environment in one place.
+
+Settings are read when a run starts (not at import), so the CLI, the schedule and tests can point the same
+definitions at different folders. The warehouse path is one variable, ``SEGMENTS_WAREHOUSE``, read here and
+by dbt's ``profiles.yml``, so Python and dbt always open the same file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+DEFAULT_RULES_DIR = PROJECT_ROOT / "segment_rules"
+
+# Run tag that carries the as-of date from the CLI or the schedule into every asset.
+AS_OF_TAG = "segments/as_of"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the pipeline cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    warehouse: Path
+    landing_dir: Path
+    rules_dir: Path
+    published_dir: Path
+    as_of: date | None  # None: the run's own date in `timezone`
+    timezone: str
+    schedule_cron: str
+    duckdb_memory_limit: str
+    duckdb_threads: int
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("SEGMENTS_DATA_DIR", "data")).expanduser().resolve()
+        as_of_text = env.get("SEGMENTS_AS_OF", "").strip()
+        timezone = env.get("SEGMENTS_TIMEZONE", "Europe/Stockholm")
+        try:
+            ZoneInfo(timezone)
+        except Exception as exc:
+            raise SettingsError(f"SEGMENTS_TIMEZONE={timezone!r} is not an IANA time zone") from exc
+        threads = env.get("SEGMENTS_DUCKDB_THREADS", "")
+        return cls(
+            data_dir=data_dir,
+            warehouse=_path(env, "SEGMENTS_WAREHOUSE", data_dir / "warehouse.duckdb"),
+            landing_dir=_path(env, "SEGMENTS_LANDING_DIR", data_dir / "landing"),
+            rules_dir=_path(env, "SEGMENTS_RULES_DIR", DEFAULT_RULES_DIR),
+            published_dir=_path(env, "SEGMENTS_PUBLISHED_DIR", data_dir / "published"),
+            as_of=parse_as_of(as_of_text, "SEGMENTS_AS_OF") if as_of_text else None,
+            timezone=timezone,
+            schedule_cron=env.get("SEGMENTS_SCHEDULE_CRON", "0 2 * * *"),
+            duckdb_memory_limit=env.get("SEGMENTS_DUCKDB_MEMORY_LIMIT", "3GB"),
+            duckdb_threads=int(threads) if threads else (os.cpu_count() or 2),
+        )
+
+    def resolve_as_of(self, run_tags: dict[str, str] | None = None) -> date:
+        """The run's as-of date: the run tag (CLI, schedule), else SEGMENTS_AS_OF, else today."""
+        tagged = (run_tags or {}).get(AS_OF_TAG)
+        if tagged:
+            return parse_as_of(tagged, f"run tag {AS_OF_TAG}")
+        if self.as_of:
+            return self.as_of
+        return datetime.now(ZoneInfo(self.timezone)).date()
+
+    @property
+    def published_segments(self) -> Path:
+        return self.published_dir / "segments.duckdb"
+
+    def export_to_environ(self) -> None:
+        """Make subprocesses (dbt) see the same paths as this process."""
+        os.environ["SEGMENTS_DATA_DIR"] = str(self.data_dir)
+        os.environ["SEGMENTS_WAREHOUSE"] = str(self.warehouse)
+        os.environ["SEGMENTS_LANDING_DIR"] = str(self.landing_dir)
+        os.environ["SEGMENTS_RULES_DIR"] = str(self.rules_dir)
+        os.environ["SEGMENTS_PUBLISHED_DIR"] = str(self.published_dir)
+        os.environ["SEGMENTS_DUCKDB_MEMORY_LIMIT"] = self.duckdb_memory_limit
+
+
+def parse_as_of(text: str, where: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise SettingsError(f"{where}: {text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _path(env: dict[str, str], name: str, default: Path) -> Path:
+    value = env.get(name, "").strip()
+    return Path(value).expanduser().resolve() if value else default
