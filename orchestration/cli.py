@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     validate = rules.add_parser("validate", help="validate a rule file or every file in a folder")
     validate.add_argument("path", nargs="?", type=Path, help="file or folder (default segment_rules/)")
     validate.set_defaults(handler=_rules_validate)
+    schema = rules.add_parser("schema", help="print the JSON Schema of a rule file (segment_rules/schema.json)")
+    schema.set_defaults(handler=_rules_schema)
 
     demo = commands.add_parser("demo-data", help="write seeded, realistic CRM and sales exports")
     demo.add_argument("--customers", type=int, default=10_000)
@@ -92,7 +94,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _progress(message: str) -> None:
-    print(f"  {time.strftime('%H:%M:%S')}  {message}", flush=True)
+    # progress goes to stderr: stdout carries the summary (and dbt's own log is kept in data/logs/)
+    print(f"  {time.strftime('%H:%M:%S')}  {message}", file=sys.stderr, flush=True)
 
 
 def _rules_validate(args: argparse.Namespace) -> int:
@@ -112,6 +115,15 @@ def _rules_validate(args: argparse.Namespace) -> int:
         schemes = ", ".join(f"{name} ({len(s.rules)} rules + default)" for name, s in rules.schemes.items())
         state = "future" if rules.effective_from > today else "effective"
         print(f"ok  {rules.path.name}: version {rules.version}, {state} from {rules.effective_from}; {schemes}")
+    return 0
+
+
+def _rules_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from orchestration.rules import rule_file_json_schema
+
+    print(json.dumps(rule_file_json_schema(), indent=2, sort_keys=True))
     return 0
 
 

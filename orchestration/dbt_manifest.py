@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from orchestration.errors import SegmentsError
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 SOURCES = ("*.sql", "*.yml", "*.yaml", "*.csv")
@@ -24,9 +24,8 @@ def _newest_source() -> float:
 def ensure_manifest(force: bool = False) -> Path:
     if not force and MANIFEST.exists() and MANIFEST.stat().st_mtime >= _newest_source():
         return MANIFEST
-    dbt = Path(sys.executable).with_name("dbt")
     result = subprocess.run(
-        [str(dbt), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        [str(DBT_EXECUTABLE), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
         capture_output=True,
         text=True,
         check=False,

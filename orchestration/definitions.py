@@ -1,6 +1,7 @@
 """The one Definitions object: assets, checks, the nightly job and its schedule."""
 
-from __future__ import annotations
+
+import logging
 
 import dagster as dg
 
@@ -8,7 +9,7 @@ from orchestration.assets.ingest import raw_assets
 from orchestration.assets.quality import quality_checks
 from orchestration.assets.segments import published_customer_segments, staged_customer_segments
 from orchestration.assets.transform import dbt_models, dbt_resource
-from orchestration.settings import AS_OF_TAG, Settings
+from orchestration.settings import AS_OF_TAG, PROGRESS_LOGGER, Settings
 
 # DuckDB allows one writing process and dbt runs as a subprocess: steps run one at a time, in process.
 nightly_segmentation = dg.define_asset_job(
@@ -33,6 +34,15 @@ def nightly_segmentation_schedule(context: dg.ScheduleEvaluationContext) -> dg.R
     return dg.RunRequest(run_key=as_of, tags={AS_OF_TAG: as_of})
 
 
+@dg.logger(description="Hands step events and log lines to whoever listens on the 'segments.progress' "
+           "Python logger (the CLI prints them as progress); silent otherwise.")
+def progress_logger(_init_context: dg.InitLoggerContext) -> logging.Logger:
+    logger = logging.getLogger(PROGRESS_LOGGER)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    return logger
+
+
 defs = dg.Definitions(
     assets=[*raw_assets, dbt_models, staged_customer_segments, published_customer_segments],
     asset_checks=quality_checks,
@@ -40,4 +50,5 @@ defs = dg.Definitions(
     schedules=[nightly_segmentation_schedule],
     resources={"dbt": dbt_resource},
     executor=dg.in_process_executor,
+    loggers={"progress": progress_logger, "console": dg.colored_console_logger},
 )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -11,7 +13,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from orchestration.settings import Settings
+from orchestration.settings import PROGRESS_LOGGER, Settings
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class _ProgressHandler(logging.Handler):
     """Forwards Dagster's step events and our own log lines as one short line each."""
 
     def __init__(self, progress: Callable[[str], None]):
-        super().__init__(logging.INFO)
+        super().__init__(logging.DEBUG)  # step events are logged at DEBUG
         self.progress = progress
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -42,7 +44,10 @@ class _ProgressHandler(logging.Handler):
             elif kind == "STEP_FAILURE":
                 self.progress(f"{step} FAILED")
         elif record.levelno >= logging.INFO and meta.get("orig_message"):
-            self.progress(f"{step}: {meta['orig_message']}")
+            message = meta["orig_message"]
+            # dagster-dbt narrates its subprocess handling; only our own dbt lines are worth showing
+            if step != "dbt_models" or message.startswith("dbt build"):
+                self.progress(f"{step}: {message}")
 
 
 def run_job(
@@ -56,25 +61,33 @@ def run_job(
     job = defs.resolve_job_def("nightly_segmentation")
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     handler = _ProgressHandler(progress) if progress else None
-    dagster_logger = logging.getLogger("dagster")
+    progress_logger = logging.getLogger(PROGRESS_LOGGER)
     if handler:
-        dagster_logger.addHandler(handler)
+        progress_logger.addHandler(handler)
+    log_path = Settings.from_env().data_dir / "logs" / "last_run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        result = job.execute_in_process(
-            instance=instance,
-            tags=tags,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        )
+        # dagster-dbt echoes every dbt event to stdout: keep it in a log file, not on the terminal
+        with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+            result = job.execute_in_process(
+                instance=instance,
+                tags=tags,
+                raise_on_error=False,
+                run_config={"loggers": {"progress": {}, "console": {"config": {"log_level": "CRITICAL"}}}},
+            )
     finally:
         if handler:
-            dagster_logger.removeHandler(handler)
+            progress_logger.removeHandler(handler)
     steps = {
         e.step_key: e.event_specific_data.duration_ms / 1000
         for e in result.all_events
         if e.event_type_value == "STEP_SUCCESS" and e.step_key
     }
     return RunOutcome(result.success, result.run_id, None if result.success else _failure(result), steps)
+
+
+# "orchestration.errors.IngestError: " or "_duckdb.BinderException: " in front of the message says nothing to a user
+_EXCEPTION_PREFIX = re.compile(r"^[\w.]+(?:Error|Exception): ")
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str:
@@ -92,8 +105,7 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
             while error.cause is not None and error.cls_name in ("DagsterExecutionStepExecutionError",):
                 error = error.cause
             message = error.message.strip().splitlines()[0] if error.message else error.cls_name
-            if ": " in message and message.split(": ", 1)[0].endswith("Error"):
-                message = message.split(": ", 1)[1]
+            message = _EXCEPTION_PREFIX.sub("", message)
             return f"step {event.step_key} failed: {message}; nothing was published"
     return "the run failed before any step started"
 
@@ -107,7 +119,7 @@ def summary(settings: Settings, run_id: str, *, elapsed: float) -> str:
         ).fetchone()
         sizes = con.execute(
             """select scheme, segment, count(*) n, 100.0 * count(*) / sum(count(*)) over (partition by scheme)
-               from customer_segments group by all order by scheme, n desc, segment"""
+               from customer_segments group by scheme, segment order by scheme, n desc, segment"""
         ).fetchall()
         actions = con.execute(
             """select action_owner, next_action, action_channel, count(*) n from customer_segments

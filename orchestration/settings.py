@@ -8,6 +8,7 @@ by dbt's ``profiles.yml``, so Python and dbt always open the same file.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -17,9 +18,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 DEFAULT_RULES_DIR = PROJECT_ROOT / "segment_rules"
+# dbt is installed beside this interpreter (the project's venv), whether or not the venv is on PATH.
+DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
 # Run tag that carries the as-of date from the CLI or the schedule into every asset.
 AS_OF_TAG = "segments/as_of"
+# Python logger that the Dagster "progress" logger writes to (see definitions.py, runner.py).
+PROGRESS_LOGGER = "segments.progress"
 
 
 class SettingsError(ValueError):

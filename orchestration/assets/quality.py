@@ -4,7 +4,6 @@ A failed ``critical`` expectation fails the check with severity ERROR; because t
 nothing downstream (dbt, segments, publishing) runs. ``warning`` expectations are reported only.
 """
 
-from __future__ import annotations
 
 from datetime import datetime
 

@@ -1,6 +1,5 @@
 """Group ``segments``: evaluate the active rule version (write + audit), then publish atomically."""
 
-from __future__ import annotations
 
 from datetime import datetime
 
@@ -133,7 +132,7 @@ def segment_sizes(con, table: str) -> str:
     rows = con.execute(
         f"""select scheme, segment, count(*) as customers,
                    round(100.0 * count(*) / sum(count(*)) over (partition by scheme), 1) as share
-            from {table} group by all order by scheme, customers desc, segment"""
+            from {table} group by scheme, segment order by scheme, customers desc, segment"""
     ).fetchall()
     return "| scheme | segment | customers | share % |\n|---|---|---:|---:|\n" + "\n".join(
         f"| {s} | {g} | {n:,} | {p} |" for s, g, n, p in rows

@@ -1,6 +1,5 @@
 """dbt models as Dagster assets: one ``dbt build`` per run; each model is an asset, dbt tests are checks."""
 
-from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
@@ -9,7 +8,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.settings import DBT_PROJECT_DIR, Settings
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 dbt_project.prepare_if_dev()  # `dagster dev`: re-parse on reload; no effect elsewhere
@@ -47,4 +46,4 @@ def mart_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["marts", name])
 
 
-dbt_resource = DbtCliResource(project_dir=dbt_project)
+dbt_resource = DbtCliResource(project_dir=dbt_project, dbt_executable=str(DBT_EXECUTABLE))

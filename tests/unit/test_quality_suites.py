@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import duckdb
@@ -67,7 +68,7 @@ def test_blocking_failures_say_which_expectation_and_how_many_rows(suites):
     assert failed == {
         ("expect_column_values_to_be_in_set", "currency"): 2,
         ("expect_column_values_to_be_unique", "order_id"): 2,
-        ("expect_column_values_to_be_between", "ordered_at"): 1,
+        ("expect_column_values_to_be_in_set", "ordered_at_is_in_future"): 1,
     }
     assert [(o.column, o.unexpected_count) for o in report.warnings] == [("sales_channel", 1)]
     assert "currency): 2 of 4 rows unexpected" in report.summary()
@@ -86,3 +87,40 @@ def test_referential_integrity_via_derived_columns(suites):
     report = validate(con, suites["raw.sales_order_lines"], now=NOW)
     failed = {o.column: o.unexpected_count for o in report.blocking_failures}
     assert failed == {"order_exists": 1, "product_exists": 1, "quantity": 1, "discount_pct": 1}
+
+
+def test_value_counts_give_row_level_results(tmp_path):
+    """Distinct values are judged once but counted per row: duplicates, NULLs and `mostly` behave as row-level GX."""
+    suite_file = tmp_path / "t.json"
+    suite_file.write_text(
+        json.dumps(
+            {
+                "name": "t",
+                "meta": {"table": "main.t"},
+                "expectations": [
+                    {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
+                    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}},
+                    {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "c", "value_set": ["a"]}},
+                    {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "c", "value_set": ["a"], "mostly": 0.5}},
+                    {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "c", "value_set": ["a"], "mostly": 0.9}},
+                ],
+            }
+        )
+    )
+    con = duckdb.connect()
+    # ids: 1 twice, 2 once, NULL three times; c: 'a' x4, 'b' x2 (one NULL is not judged by in_set)
+    con.execute(
+        "create table t as select * from (values (1, 'a'), (1, 'a'), (2, 'a'), (null, 'b'), (null, 'b'), (null, 'a'), "
+        "(3, null)) v(id, c)"
+    )
+    report = validate(con, load_suites(tmp_path)["main.t"], now=NOW)
+    got = [(o.expectation.removeprefix("expect_column_values_to_"), o.unexpected_count, o.success) for o in report.outcomes]
+    assert got == [
+        ("be_unique", 2, False),
+        ("not_be_null", 3, False),
+        ("be_in_set", 2, False),
+        ("be_in_set", 2, True),  # 4 of 6 non-null rows are 'a' >= 50 %
+        ("be_in_set", 2, False),
+    ]
+    assert report.rows == 7
+    assert report.outcomes[0].examples == [1]

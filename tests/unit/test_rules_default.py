@@ -104,7 +104,7 @@ def test_the_folder_loads_and_the_default_is_active(shipped):
 
 
 def test_schema_json_is_up_to_date():
-    # Regenerate with: python -m orchestration.rules schema > segment_rules/schema.json
+    # Regenerate with: segments rules schema > segment_rules/schema.json
     assert json.loads((RULES_DIR / "schema.json").read_text()) == rule_file_json_schema()
 
 

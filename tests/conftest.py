@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestration.settings import DEFAULT_RULES_DIR
+
+SETTINGS_VARIABLES = (
+    "SEGMENTS_DATA_DIR",
+    "SEGMENTS_WAREHOUSE",
+    "SEGMENTS_LANDING_DIR",
+    "SEGMENTS_RULES_DIR",
+    "SEGMENTS_PUBLISHED_DIR",
+    "SEGMENTS_AS_OF",
+    "DAGSTER_HOME",
+)
+
+
+@pytest.fixture
+def pipeline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point every setting at a temporary data folder: no test reads or writes the user's data/."""
+    for name in SETTINGS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    data = tmp_path / "data"
+    monkeypatch.setenv("SEGMENTS_DATA_DIR", str(data))
+    monkeypatch.setenv("SEGMENTS_RULES_DIR", str(DEFAULT_RULES_DIR))
+    monkeypatch.setenv("SEGMENTS_DUCKDB_MEMORY_LIMIT", "1GB")
+    return data

@@ -1,0 +1,191 @@
+"""The whole nightly job on hand-crafted customers, in a temporary folder."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.cli import main as cli
+from orchestration.runner import run_job
+from orchestration.settings import AS_OF_TAG, DEFAULT_RULES_DIR, Settings
+from tests.fixtures import handcrafted
+
+pytestmark = pytest.mark.integration
+
+
+def run(as_of: date = handcrafted.AS_OF):
+    return run_job(as_of=as_of, tags={AS_OF_TAG: as_of.isoformat()})
+
+
+def published(settings: Settings, sql: str, params=None):
+    con = duckdb.connect(str(settings.published_segments), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def warehouse(settings: Settings, sql: str, params=None):
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    """One published run on the hand-crafted data; tests that change things start from a copy of it."""
+    data = tmp_path_factory.mktemp("first_run") / "data"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SEGMENTS_DATA_DIR", str(data))
+        env.setenv("SEGMENTS_RULES_DIR", str(DEFAULT_RULES_DIR))
+        for name in ("SEGMENTS_WAREHOUSE", "SEGMENTS_LANDING_DIR", "SEGMENTS_PUBLISHED_DIR", "SEGMENTS_AS_OF"):
+            env.delenv(name, raising=False)
+        handcrafted.write_landing(data / "landing")
+        outcome = run()
+        assert outcome.success, outcome.failure
+        return data, outcome, Settings.from_env()
+
+
+@pytest.fixture
+def landing(first_run, pipeline_env: Path) -> Path:
+    """A private copy of the first run's data folder (landing files, warehouse, snapshot)."""
+    shutil.copytree(first_run[0], pipeline_env)
+    return pipeline_env / "landing"
+
+
+def test_hand_computed_segments_next_actions_and_provenance(first_run):
+    _, outcome, settings = first_run
+
+    rows = published(settings, "select customer_id, scheme, segment from customer_segments")
+    got: dict[str, dict[str, str]] = {}
+    for customer, scheme, segment in rows:
+        got.setdefault(customer, {})[scheme] = segment
+    assert {c: (s["rfm_lifecycle"], s["value_tier"]) for c, s in got.items()} == handcrafted.EXPECTED
+
+    channels = dict(
+        published(settings, "select customer_id, action_channel from customer_segments where scheme = 'rfm_lifecycle'")
+    )
+    assert channels == handcrafted.EXPECTED_RFM_CHANNEL
+
+    provenance = published(
+        settings,
+        "select distinct rule_version, rules_sha256, run_id, as_of from customer_segments",
+    )
+    rules_file = DEFAULT_RULES_DIR / "2026-11-01.yaml"
+    import hashlib
+
+    assert provenance == [
+        ("2026-11-01", hashlib.sha256(rules_file.read_bytes()).hexdigest(), outcome.run_id, handcrafted.AS_OF)
+    ]
+    assert published(settings, "select file_name, first_used_run_id from rule_versions") == [
+        ("2026-11-01.yaml", outcome.run_id)
+    ]
+    # every customer entered every scheme once; history opens one period each
+    assert published(settings, "select change, count(*) from segment_changes group by all") == [("entered", 22)]
+    assert published(settings, "select count(*), count(valid_to) from segment_history") == [(22, 0)]
+
+    # features the segments were computed from (spot checks of the hand-made numbers)
+    features = dict(
+        (r[0], r[1:])
+        for r in warehouse(
+            settings,
+            "select customer_id, recency_days, frequency, monetary::double, r_score, f_score, m_score "
+            "from marts.customer_features",
+        )
+    )
+    assert features["C0000008"] == (300, 3, 250.0, 2, 2, 2)
+    assert features["A0000001"] == (500, 8, 5000.0, 1, 5, 5)
+    assert features["C0000012"] == (None, 0, 0.0, None, None, None)
+    methods = dict(warehouse(settings, "select match_method, orders from marts.identity_match_summary"))
+    assert methods["email"] == 1 and methods["org_number"] == 1 and methods["guest_email"] == 2
+
+
+def test_second_run_records_history_and_changes(landing):
+    settings = Settings.from_env()
+    # a week later B2 (New Customers) has not bought again; B4 buys twice more
+    later = date(2026, 11, 8)
+    orders = (landing / "sales_orders.csv").read_text(encoding="utf-8")
+    lines = (landing / "sales_order_lines.csv").read_text(encoding="utf-8")
+    orders += "O00009001,C0000004,,,2026-11-05 10:00:00,webshop,EUR\nO00009002,C0000004,,,2026-11-06 10:00:00,webshop,EUR\n"
+    lines += "L000009001,O00009001,P0002,1,500.00,0.00\nL000009002,O00009002,P0002,1,500.00,0.00\n"
+    (landing / "sales_orders.csv").write_text(orders, encoding="utf-8")
+    (landing / "sales_order_lines.csv").write_text(lines, encoding="utf-8")
+    second = run(later)
+    assert second.success, second.failure
+
+    moved = published(
+        settings,
+        "select customer_id, scheme, from_segment, to_segment from segment_changes where run_id = ? order by 1, 2",
+        [second.run_id],
+    )
+    assert ("C0000004", "rfm_lifecycle", "Promising", "Potential Loyalists") in moved
+    assert all(change[2] != change[3] for change in moved)
+    # history answers "which segment on date D" for both periods
+    on = """select segment from segment_history where customer_id = 'C0000004' and scheme = 'rfm_lifecycle'
+            and valid_from <= ? and (valid_to is null or valid_to > ?)"""
+    assert published(settings, on, [date(2026, 11, 3)] * 2) == [("Promising",)]
+    assert published(settings, on, [later] * 2) == [("Potential Loyalists",)]
+    assert published(settings, "select count(*) from runs") == [(2,)]
+
+
+def snapshot_state(settings: Settings):
+    return (
+        published(settings, "select run_id, count(*) from customer_segments group by all"),
+        warehouse(settings, "select run_id, count(*) from segments.customer_segments group by all"),
+        settings.published_segments.stat().st_mtime_ns,
+    )
+
+
+def test_failed_blocking_quality_check_leaves_published_results_untouched(landing):
+    settings = Settings.from_env()
+    before = snapshot_state(settings)
+    orders = (landing / "sales_orders.csv").read_text(encoding="utf-8").splitlines()
+    orders[3] = orders[3].rsplit(",", 1)[0] + ",USD"
+    orders[4] = orders[4].rsplit(",", 1)[0] + ",GBP"
+    (landing / "sales_orders.csv").write_text("\n".join(orders) + "\n", encoding="utf-8")
+
+    outcome = run(date(2026, 11, 2))
+    assert not outcome.success
+    assert "gx_raw_sales_orders" in outcome.failure
+    assert "expect_column_values_to_be_in_set(currency): 2 of" in outcome.failure
+    assert "nothing was published" in outcome.failure
+    assert snapshot_state(settings) == before
+
+
+def test_broken_rule_file_leaves_published_results_untouched(landing, tmp_path, monkeypatch):
+    settings = Settings.from_env()
+    before = snapshot_state(settings)
+    rules = tmp_path / "rules"
+    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    broken = (rules / "2026-11-01.yaml").read_text(encoding="utf-8")
+    (rules / "2026-11-02.yaml").write_text(
+        broken.replace('version: "2026-11-01"', 'version: "2026-11-02"')
+        .replace("effective_from: 2026-11-01", "effective_from: 2026-11-02")
+        .replace("when: r_score = 2\n", "when: r_score = 2 or drop_table(1)\n"),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SEGMENTS_RULES_DIR", str(rules))
+    outcome = run(date(2026, 11, 2))
+    assert not outcome.success
+    assert "2026-11-02.yaml:" in outcome.failure and "drop_table" in outcome.failure
+    assert snapshot_state(settings) == before
+
+
+def test_cli_run_prints_summary_and_fails_with_one_line(landing, capsys):
+    assert cli(["run", "--as-of", "2026-11-02"]) == 0
+    out = capsys.readouterr().out
+    assert "Rule version 2026-11-01 (2026-11-01.yaml" in out
+    assert "Can't Lose Them" in out and "customer_success" in out
+
+    (landing / "crm_accounts.csv").write_text("account_id,name\nA1,x\n", encoding="utf-8")
+    assert cli(["run", "--as-of", "2026-11-03"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()  # progress lines, then the reason
+    assert "Traceback" not in "\n".join(err)
+    assert err[-1].startswith("error: step raw__crm_accounts failed: ")
+    assert "crm_accounts.csv:1: column 'org_number': missing column" in err[-1]
