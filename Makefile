@@ -8,6 +8,8 @@ LANDING ?= $(DATA_DIR)/landing
 DEMO_CUSTOMERS ?= 10000
 
 export SEGMENTS_DATA_DIR := $(abspath $(DATA_DIR))
+# Runs made by `make run` are kept here, so `make ui` shows them.
+DAGSTER_HOME_DIR := $(abspath $(DATA_DIR))/dagster
 
 .PHONY: install run test ui bench lint format demo-data manifest clean
 
@@ -21,7 +23,7 @@ $(STAMP): pyproject.toml
 
 # dbt's manifest is a build artifact (never committed): Dagster loads its asset graph from it.
 manifest: $(STAMP)
-	@$(BIN)/segments dbt-parse
+	@$(BIN)/python -m orchestration.dbt_manifest > /dev/null
 
 demo-data: $(STAMP)
 	@if [ -z "$$(ls -A $(LANDING) 2>/dev/null)" ]; then \
@@ -29,13 +31,15 @@ demo-data: $(STAMP)
 	fi
 
 run: demo-data manifest
-	$(BIN)/segments run --landing $(LANDING)
+	@mkdir -p $(DAGSTER_HOME_DIR)
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/segments run --landing $(LANDING)
 
 test: manifest
 	$(BIN)/python -m pytest -q
 
 ui: demo-data manifest
-	$(BIN)/dagster dev -m orchestration.definitions
+	@mkdir -p $(DAGSTER_HOME_DIR)
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/dagster dev -m orchestration.definitions
 
 bench: manifest
 	$(BIN)/python -m benchmarks.run
