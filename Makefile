@@ -34,7 +34,7 @@ run: demo-data manifest
 	@mkdir -p $(DAGSTER_HOME_DIR)
 	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/segments run --landing $(LANDING)
 
-test: manifest
+test: manifest lint
 	$(BIN)/python -m pytest -q
 
 ui: demo-data manifest

@@ -74,7 +74,9 @@ def bench(customers: int) -> dict:
     assignments = con.execute("select count(*) from segments.customer_segments").fetchone()[0]
     hand = hand_written_seconds(con)
     con.close()
-    stages = {name: sum(s for k, s in outcome.step_seconds.items() if match(k)) for name, match in STAGES.items()}
+    stages = {
+        name: sum(s for k, s in outcome.step_seconds.items() if match(k)) for name, match in STAGES.items()
+    }
     return {
         "generation": generation,
         "stages": stages,
@@ -115,11 +117,18 @@ def print_table(results: dict[int, dict]) -> None:
         row(f"{stage} (s)", [results[n]["stages"][stage] for n in sizes])
     row("whole run, wall clock (s)", [results[n]["total"] for n in sizes])
     row("whole run, raw rows/s", [results[n]["raw_rows"] / results[n]["total"] for n in sizes], "{:,.0f}")
-    row("quality share of run (%)", [100 * results[n]["stages"]["quality"] / results[n]["total"] for n in sizes])
+    row(
+        "quality share of run (%)",
+        [100 * results[n]["stages"]["quality"] / results[n]["total"] for n in sizes],
+    )
     features_rules = [results[n]["stages"]["transform (dbt)"] + results[n]["stages"]["rules"] for n in sizes]
     row("features + rules (s)", features_rules)
     row("same, hand-written SQL (s)", [results[n]["hand_sql"] for n in sizes])
-    row("ratio pipeline / hand-written", [f / results[n]["hand_sql"] for f, n in zip(features_rules, sizes, strict=True)], "{:.2f}x")
+    row(
+        "ratio pipeline / hand-written",
+        [f / results[n]["hand_sql"] for f, n in zip(features_rules, sizes, strict=True)],
+        "{:.2f}x",
+    )
     row("peak RSS, job process (MiB)", [results[n]["peak_self_mib"] for n in sizes], "{:,.0f}")
     row("peak RSS, dbt subprocess (MiB)", [results[n]["peak_children_mib"] for n in sizes], "{:,.0f}")
     if len(sizes) == 2:

@@ -42,11 +42,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", type=lambda s: parse_as_of(s, "--as-of"), help="YYYY-MM-DD (default today)")
     run.set_defaults(handler=_run)
 
-    rules = commands.add_parser("rules", help="rule files").add_subparsers(dest="rules_command", required=True)
+    rules = commands.add_parser("rules", help="rule files").add_subparsers(
+        dest="rules_command", required=True
+    )
     validate = rules.add_parser("validate", help="validate a rule file or every file in a folder")
     validate.add_argument("path", nargs="?", type=Path, help="file or folder (default segment_rules/)")
     validate.set_defaults(handler=_rules_validate)
-    schema = rules.add_parser("schema", help="print the JSON Schema of a rule file (segment_rules/schema.json)")
+    schema = rules.add_parser(
+        "schema", help="print the JSON Schema of a rule file (segment_rules/schema.json)"
+    )
     schema.set_defaults(handler=_rules_schema)
 
     demo = commands.add_parser("demo-data", help="write seeded, realistic CRM and sales exports")
@@ -114,7 +118,9 @@ def _rules_validate(args: argparse.Namespace) -> int:
     for rules in rule_sets:
         schemes = ", ".join(f"{name} ({len(s.rules)} rules + default)" for name, s in rules.schemes.items())
         state = "future" if rules.effective_from > today else "effective"
-        print(f"ok  {rules.path.name}: version {rules.version}, {state} from {rules.effective_from}; {schemes}")
+        print(
+            f"ok  {rules.path.name}: version {rules.version}, {state} from {rules.effective_from}; {schemes}"
+        )
     return 0
 
 
@@ -134,7 +140,9 @@ def _demo_data(args: argparse.Namespace) -> int:
         raise SegmentsError("--customers must be at least 1")
     logging.getLogger().setLevel(logging.WARNING)
     started = time.monotonic()
-    counts = generate(args.out, customers=args.customers, seed=args.seed, as_of=args.as_of, progress=_progress)
+    counts = generate(
+        args.out, customers=args.customers, seed=args.seed, as_of=args.as_of, progress=_progress
+    )
     for entity, rows in counts.items():
         print(f"  {entity:<20} {rows:>12,} rows")
     print(f"demo data for {args.customers:,} customers in {args.out} ({time.monotonic() - started:.1f} s)")

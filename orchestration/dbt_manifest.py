@@ -18,21 +18,36 @@ SOURCES = ("*.sql", "*.yml", "*.yaml", "*.csv")
 
 
 def _newest_source() -> float:
-    return max(p.stat().st_mtime for pattern in SOURCES for p in DBT_PROJECT_DIR.rglob(pattern) if "target" not in p.parts)
+    return max(
+        p.stat().st_mtime
+        for pattern in SOURCES
+        for p in DBT_PROJECT_DIR.rglob(pattern)
+        if "target" not in p.parts
+    )
 
 
 def ensure_manifest(force: bool = False) -> Path:
     if not force and MANIFEST.exists() and MANIFEST.stat().st_mtime >= _newest_source():
         return MANIFEST
     result = subprocess.run(
-        [str(DBT_EXECUTABLE), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        [
+            str(DBT_EXECUTABLE),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ],
         capture_output=True,
         text=True,
         check=False,
     )
     if result.returncode != 0:
         detail = (result.stdout + result.stderr).strip().splitlines()
-        raise SegmentsError("dbt parse failed: " + (detail[-1] if detail else f"exit code {result.returncode}"))
+        raise SegmentsError(
+            "dbt parse failed: " + (detail[-1] if detail else f"exit code {result.returncode}")
+        )
     MANIFEST.touch()
     return MANIFEST
 

@@ -1,6 +1,5 @@
 """The one Definitions object: assets, checks, the nightly job and its schedule."""
 
-
 import logging
 
 import dagster as dg
@@ -34,8 +33,10 @@ def nightly_segmentation_schedule(context: dg.ScheduleEvaluationContext) -> dg.R
     return dg.RunRequest(run_key=as_of, tags={AS_OF_TAG: as_of})
 
 
-@dg.logger(description="Hands step events and log lines to whoever listens on the 'segments.progress' "
-           "Python logger (the CLI prints them as progress); silent otherwise.")
+@dg.logger(
+    description="Hands step events and log lines to whoever listens on the 'segments.progress' "
+    "Python logger (the CLI prints them as progress); silent otherwise."
+)
 def progress_logger(_init_context: dg.InitLoggerContext) -> logging.Logger:
     logger = logging.getLogger(PROGRESS_LOGGER)
     logger.setLevel(logging.DEBUG)

@@ -99,7 +99,8 @@ def check_rule_version_unchanged(con: duckdb.DuckDBPyConnection, rules: RuleVers
     """A rule version, once used, is immutable: auditors rely on version -> text."""
     ensure_contract(con)
     row = con.execute(
-        "select rules_sha256, first_used_run_id from segments.rule_versions where rule_version = ?", [rules.version]
+        "select rules_sha256, first_used_run_id from segments.rule_versions where rule_version = ?",
+        [rules.version],
     ).fetchone()
     if row and row[0] != rules.sha256:
         raise PublishError(
@@ -109,7 +110,9 @@ def check_rule_version_unchanged(con: duckdb.DuckDBPyConnection, rules: RuleVers
         )
 
 
-def audit_staged(con: duckdb.DuckDBPyConnection, *, customers_sql: str, schemes: list[str], run_id: str) -> list[str]:
+def audit_staged(
+    con: duckdb.DuckDBPyConnection, *, customers_sql: str, schemes: list[str], run_id: str
+) -> list[str]:
     """Problems with the staged assignments; empty means they may be published."""
     problems = []
     expected = con.execute(f"select count(*) from ({customers_sql})").fetchone()[0]
@@ -210,8 +213,12 @@ def publish(
             ],
         )
         con.execute("delete from segments.customer_segments")
-        assignments = con.execute(f"insert into segments.customer_segments select * from {STAGED}").fetchone()[0]
-        customers = con.execute("select count(distinct customer_id) from segments.customer_segments").fetchone()[0]
+        assignments = con.execute(
+            f"insert into segments.customer_segments select * from {STAGED}"
+        ).fetchone()[0]
+        customers = con.execute(
+            "select count(distinct customer_id) from segments.customer_segments"
+        ).fetchone()[0]
         con.execute(
             "insert into segments.runs values (?, ?, ?, ?, ?, ?, 'published', ?)",
             [run_id, as_of, rules.version, rules.sha256, customers, assignments, published_at],

@@ -125,7 +125,9 @@ def summary(settings: Settings, run_id: str, *, elapsed: float) -> str:
             """select action_owner, next_action, action_channel, count(*) n from customer_segments
                group by all order by action_owner, n desc, next_action, action_channel"""
         ).fetchall()
-        file_name = con.execute("select file_name from rule_versions where rule_version = ?", [run[1]]).fetchone()
+        file_name = con.execute(
+            "select file_name from rule_versions where rule_version = ?", [run[1]]
+        ).fetchone()
     finally:
         con.close()
     as_of, version, sha, customers = run

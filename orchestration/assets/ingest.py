@@ -1,6 +1,5 @@
 """Group ``raw``: one asset per landing entity, loaded into warehouse schema ``raw``."""
 
-
 from datetime import datetime
 
 import dagster as dg

@@ -4,7 +4,6 @@ A failed ``critical`` expectation fails the check with severity ERROR; because t
 nothing downstream (dbt, segments, publishing) runs. ``warning`` expectations are reported only.
 """
 
-
 from datetime import datetime
 
 import dagster as dg

@@ -1,6 +1,5 @@
 """Group ``segments``: evaluate the active rule version (write + audit), then publish atomically."""
 
-
 from datetime import datetime
 
 import dagster as dg
@@ -66,7 +65,15 @@ def staged_customer_segments(context: dg.AssetExecutionContext):
             f"create or replace table {STAGED_RULES} as select ?::varchar as rule_version, ?::varchar as rules_sha256, "
             "?::varchar as file_name, ?::varchar as file_text, ?::date as effective_from, ?::varchar as author, "
             "?::varchar as description",
-            [info.version, info.sha256, info.file_name, info.text, info.effective_from, info.author, info.description],
+            [
+                info.version,
+                info.sha256,
+                info.file_name,
+                info.text,
+                info.effective_from,
+                info.author,
+                info.description,
+            ],
         )
         problems = audit_staged(
             con, customers_sql=features.CUSTOMERS_SQL, schemes=list(rules.schemes), run_id=context.run_id
@@ -85,7 +92,8 @@ def staged_customer_segments(context: dg.AssetExecutionContext):
         check_name="assignments_complete",
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
-        description="; ".join(problems) or "one row per customer and scheme, all with next action and provenance",
+        description="; ".join(problems)
+        or "one row per customer and scheme, all with next action and provenance",
     )
 
 

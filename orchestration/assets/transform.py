@@ -1,12 +1,17 @@
 """dbt models as Dagster assets: one ``dbt build`` per run; each model is an asset, dbt tests are checks."""
 
-
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 
@@ -39,7 +44,9 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterat
     settings.export_to_environ()  # profiles.yml reads SEGMENTS_WAREHOUSE: same file as every Python step
     as_of = settings.resolve_as_of(context.run.tags)
     context.log.info(f"dbt build as of {as_of}")
-    yield from dbt.cli(["build", "--vars", json.dumps({"as_of": as_of.isoformat()})], context=context).stream()
+    yield from dbt.cli(
+        ["build", "--vars", json.dumps({"as_of": as_of.isoformat()})], context=context
+    ).stream()
 
 
 def mart_key(name: str) -> dg.AssetKey:

@@ -118,7 +118,9 @@ def _source_relation(path: Path, entity: Entity) -> str:
             f"auto_detect = false, delim = ',', quote = '\"', escape = '\"', columns = {{{columns}}}, "
             f"strict_mode = true, null_padding = false))"
         )
-    return f"(select *, file_row_number + 1 as _source_row from read_parquet({literal}, file_row_number = true))"
+    return (
+        f"(select *, file_row_number + 1 as _source_row from read_parquet({literal}, file_row_number = true))"
+    )
 
 
 def _check_csv_header(path: Path, entity: Entity) -> list[str]:
@@ -137,10 +139,14 @@ def _check_columns(path: Path, entity: Entity, found: list[str], line: int | Non
     expected = list(entity.columns)
     for name in expected:
         if name not in found:
-            raise IngestError(str(path), f"missing column (expected: {', '.join(expected)})", line=line, column=name)
+            raise IngestError(
+                str(path), f"missing column (expected: {', '.join(expected)})", line=line, column=name
+            )
     for name in found:
         if name not in entity.columns:
-            raise IngestError(str(path), f"unexpected column (expected: {', '.join(expected)})", line=line, column=name)
+            raise IngestError(
+                str(path), f"unexpected column (expected: {', '.join(expected)})", line=line, column=name
+            )
     duplicates = {n for n in found if found.count(n) > 1}
     if duplicates:
         raise IngestError(str(path), "column appears more than once", line=line, column=sorted(duplicates)[0])
@@ -167,7 +173,9 @@ def _check_values(con: duckdb.DuckDBPyConnection, source: str, entity: Entity, p
     if not bad:
         return
     row, col = min(bad)
-    value = con.execute(f"select {quote_ident(col)}::varchar from {source} where _source_row = ?", [row]).fetchone()
+    value = con.execute(
+        f"select {quote_ident(col)}::varchar from {source} where _source_row = ?", [row]
+    ).fetchone()
     is_csv = path.suffix == ".csv"
     raise IngestError(
         str(path),
@@ -180,7 +188,9 @@ def _check_values(con: duckdb.DuckDBPyConnection, source: str, entity: Entity, p
 
 _LINE = re.compile(r"\bLine: (\d+)", re.IGNORECASE)
 # DuckDB's CSV errors put the useful sentence after the "Original Line" echo.
-_CSV_REASON = re.compile(r"^(Expected Number of Columns.*|Value with unterminated quote.*|.*not (?:a )?valid.*)$", re.M)
+_CSV_REASON = re.compile(
+    r"^(Expected Number of Columns.*|Value with unterminated quote.*|.*not (?:a )?valid.*)$", re.M
+)
 
 
 def _as_ingest_error(exc: duckdb.Error, path: Path) -> IngestError:

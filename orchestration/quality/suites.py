@@ -64,8 +64,9 @@ class Outcome:
         target = f"({self.column})" if self.column else ""
         if self.error:
             return f"{self.expectation}{target} could not run: {self.error}"
-        return f"{self.expectation}{target}: {self.unexpected_count:,} of {self.element_count:,} rows unexpected" + (
-            f", e.g. {', '.join(repr(v) for v in self.examples[:3])}" if self.examples else ""
+        return (
+            f"{self.expectation}{target}: {self.unexpected_count:,} of {self.element_count:,} rows unexpected"
+            + (f", e.g. {', '.join(repr(v) for v in self.examples[:3])}" if self.examples else "")
         )
 
 
@@ -173,17 +174,23 @@ def validate(con: duckdb.DuckDBPyConnection, suite: Suite, *, now: datetime) -> 
         key = (column, unique)
         if key not in frames:
             where = f" where {quote_ident(column)} is not null" if unique else ""
-            frames[key] = _query(
-                con,
-                suite,
-                f"select {quote_ident(column)}, count(*) as {ROWS} from ({source}){where} group by all",
-                params,
-            ).fetch_arrow_table().to_pandas()
+            frames[key] = (
+                _query(
+                    con,
+                    suite,
+                    f"select {quote_ident(column)}, count(*) as {ROWS} from ({source}){where} group by all",
+                    params,
+                )
+                .fetch_arrow_table()
+                .to_pandas()
+            )
         frame = frames[key]
         mostly = kwargs.pop("mostly", 1.0)
         if unique:
             kind, kwargs = "expect_column_values_to_be_between", {"column": ROWS, "max_value": 1}
-        gx_suite = gx.ExpectationSuite(name=f"{suite.name}_{number}", expectations=[{"type": kind, "kwargs": kwargs}])
+        gx_suite = gx.ExpectationSuite(
+            name=f"{suite.name}_{number}", expectations=[{"type": kind, "kwargs": kwargs}]
+        )
         result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
             gx_suite, result_format="COMPLETE", expectation_parameters={"now": now}
         )
@@ -191,8 +198,10 @@ def validate(con: duckdb.DuckDBPyConnection, suite: Suite, *, now: datetime) -> 
         raised = item.exception_info.get("raised_exception") if item.exception_info else False
         index = list((item.result or {}).get("unexpected_index_list") or [])
         unexpected = int(frame.loc[index, ROWS].sum()) if index else 0
-        counted = int(frame[ROWS].sum()) if kind == "expect_column_values_to_not_be_null" or unique else int(
-            frame.loc[frame[column].notna(), ROWS].sum()
+        counted = (
+            int(frame[ROWS].sum())
+            if kind == "expect_column_values_to_not_be_null" or unique
+            else int(frame.loc[frame[column].notna(), ROWS].sum())
         )
         success = not raised and (unexpected == 0 or (counted > 0 and 1 - unexpected / counted >= mostly))
         outcomes.append(

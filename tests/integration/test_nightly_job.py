@@ -44,7 +44,12 @@ def first_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SEGMENTS_DATA_DIR", str(data))
         env.setenv("SEGMENTS_RULES_DIR", str(DEFAULT_RULES_DIR))
-        for name in ("SEGMENTS_WAREHOUSE", "SEGMENTS_LANDING_DIR", "SEGMENTS_PUBLISHED_DIR", "SEGMENTS_AS_OF"):
+        for name in (
+            "SEGMENTS_WAREHOUSE",
+            "SEGMENTS_LANDING_DIR",
+            "SEGMENTS_PUBLISHED_DIR",
+            "SEGMENTS_AS_OF",
+        ):
             env.delenv(name, raising=False)
         handcrafted.write_landing(data / "landing")
         outcome = run()
@@ -69,7 +74,10 @@ def test_hand_computed_segments_next_actions_and_provenance(first_run):
     assert {c: (s["rfm_lifecycle"], s["value_tier"]) for c, s in got.items()} == handcrafted.EXPECTED
 
     channels = dict(
-        published(settings, "select customer_id, action_channel from customer_segments where scheme = 'rfm_lifecycle'")
+        published(
+            settings,
+            "select customer_id, action_channel from customer_segments where scheme = 'rfm_lifecycle'",
+        )
     )
     assert channels == handcrafted.EXPECTED_RFM_CHANNEL
 
@@ -87,7 +95,9 @@ def test_hand_computed_segments_next_actions_and_provenance(first_run):
         ("2026-11-01.yaml", outcome.run_id)
     ]
     # every customer entered every scheme once; history opens one period each
-    assert published(settings, "select change, count(*) from segment_changes group by all") == [("entered", 22)]
+    assert published(settings, "select change, count(*) from segment_changes group by all") == [
+        ("entered", 22)
+    ]
     assert published(settings, "select count(*), count(valid_to) from segment_history") == [(22, 0)]
 
     # features the segments were computed from (spot checks of the hand-made numbers)

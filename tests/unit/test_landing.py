@@ -16,7 +16,10 @@ from orchestration.ingest.schemas import ENTITIES
 
 PRODUCTS = ENTITIES["sales_products"]
 HEADER = "product_id,name,category,product_line,launch_date,list_price\n"
-GOOD = HEADER + "P0001,Fjällräv Pro,product,Outdoor,2024-01-15,1299.50\nP0002,Rådgivning,advice,Consulting,2023-06-01,900\n"
+GOOD = (
+    HEADER
+    + "P0001,Fjällräv Pro,product,Outdoor,2024-01-15,1299.50\nP0002,Rådgivning,advice,Consulting,2023-06-01,900\n"
+)
 LOADED_AT = datetime(2026, 11, 1, 2, 0)
 
 
@@ -57,7 +60,9 @@ def test_identical_file_is_a_no_op(con, tmp_path):
 
 def test_changed_file_replaces_the_table(con, tmp_path):
     load_entity(con, PRODUCTS, write(tmp_path, GOOD), loaded_at=LOADED_AT)
-    load_entity(con, PRODUCTS, write(tmp_path, HEADER + "P0009,Ny,data,Data,2025-01-01,5\n"), loaded_at=LOADED_AT)
+    load_entity(
+        con, PRODUCTS, write(tmp_path, HEADER + "P0009,Ny,data,Data,2025-01-01,5\n"), loaded_at=LOADED_AT
+    )
     assert con.execute("select list(product_id) from raw.sales_products").fetchone()[0] == ["P0009"]
     assert con.execute("select count(*) from raw._loads").fetchone()[0] == 2
 
@@ -65,15 +70,38 @@ def test_changed_file_replaces_the_table(con, tmp_path):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (GOOD + "P0003,Bad,product,Outdoor,2024-13-01,10\n", "sales_products.csv:4: column 'launch_date': value '2024-13-01' is not a valid DATE"),
-        (GOOD + "P0003,Bad,product,Outdoor,2024-01-01,ten\n", "sales_products.csv:4: column 'list_price': value 'ten' is not a valid DECIMAL(12,2)"),
+        (
+            GOOD + "P0003,Bad,product,Outdoor,2024-13-01,10\n",
+            "sales_products.csv:4: column 'launch_date': value '2024-13-01' is not a valid DATE",
+        ),
+        (
+            GOOD + "P0003,Bad,product,Outdoor,2024-01-01,ten\n",
+            "sales_products.csv:4: column 'list_price': value 'ten' is not a valid DECIMAL(12,2)",
+        ),
         (GOOD.replace(",product_line", ""), "sales_products.csv:1: column 'product_line': missing column"),
-        (GOOD.replace("list_price", "list_price,colour"), "sales_products.csv:1: column 'colour': unexpected column"),
-        (GOOD + "P0003,Bad,product,Outdoor,2024-01-01,10,extra\n", "sales_products.csv:4: cannot be read: Expected Number of Columns: 6 Found: 7"),
-        (GOOD + 'P0003,"Bad,product,Outdoor,2024-01-01,10\n', "sales_products.csv:4: cannot be read: Value with unterminated quote"),
+        (
+            GOOD.replace("list_price", "list_price,colour"),
+            "sales_products.csv:1: column 'colour': unexpected column",
+        ),
+        (
+            GOOD + "P0003,Bad,product,Outdoor,2024-01-01,10,extra\n",
+            "sales_products.csv:4: cannot be read: Expected Number of Columns: 6 Found: 7",
+        ),
+        (
+            GOOD + 'P0003,"Bad,product,Outdoor,2024-01-01,10\n',
+            "sales_products.csv:4: cannot be read: Value with unterminated quote",
+        ),
         ("", "sales_products.csv:1: file is empty"),
     ],
-    ids=["bad-date", "bad-decimal", "missing-column", "extra-column", "extra-field", "unterminated-quote", "empty"],
+    ids=[
+        "bad-date",
+        "bad-decimal",
+        "missing-column",
+        "extra-column",
+        "extra-field",
+        "unterminated-quote",
+        "empty",
+    ],
 )
 def test_malformed_file_names_file_line_column_and_loads_nothing(con, tmp_path, text, expected):
     load_entity(con, PRODUCTS, write(tmp_path, GOOD), loaded_at=LOADED_AT)
@@ -100,7 +128,9 @@ def test_parquet_errors_name_the_row(con, tmp_path):
     )
     path = tmp_path / "sales_products.parquet"
     pq.write_table(table, path)
-    with pytest.raises(IngestError, match=r"sales_products.parquet: row 3: column 'launch_date': value 'not a date'"):
+    with pytest.raises(
+        IngestError, match=r"sales_products.parquet: row 3: column 'launch_date': value 'not a date'"
+    ):
         load_entity(con, PRODUCTS, path, loaded_at=LOADED_AT)
     pq.write_table(table.drop_columns(["list_price"]), path)
     with pytest.raises(IngestError, match="column 'list_price': missing column"):

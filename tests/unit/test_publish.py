@@ -71,12 +71,21 @@ def test_history_and_changes_over_three_runs(tmp_path):
         ).fetchall()
         return rows[0][0] if rows else "-"
 
-    assert [segment_on("c1", date(2026, 1, d)) for d in (1, 2, 4, 9)] == ["Gold", "Silver", "Silver", "Silver"]
+    assert [segment_on("c1", date(2026, 1, d)) for d in (1, 2, 4, 9)] == [
+        "Gold",
+        "Silver",
+        "Silver",
+        "Silver",
+    ]
     assert [segment_on("c2", date(2026, 1, d)) for d in (1, 4, 5)] == ["Silver", "Silver", "Gold"]
     assert [segment_on("c3", date(2026, 1, d)) for d in (1, 2)] == ["Silver", None]
     assert segment_on("c4", date(2026, 1, 1)) == "-"
     assert con.execute("select count(*) from segments.rule_versions").fetchone()[0] == 1
-    assert con.execute("select list(run_id order by run_id) from segments.runs").fetchone()[0] == ["r1", "r2", "r3"]
+    assert con.execute("select list(run_id order by run_id) from segments.runs").fetchone()[0] == [
+        "r1",
+        "r2",
+        "r3",
+    ]
 
 
 def test_snapshot_is_a_separate_file_replaced_atomically(tmp_path):
@@ -111,8 +120,10 @@ def test_a_used_rule_version_is_immutable(tmp_path):
     stage(con, "r1", date(2026, 1, 1), {"c1": "Gold"})
     do_publish(con, tmp_path, "r1", date(2026, 1, 1))
     check_rule_version_unchanged(con, RULES)  # same text: fine
-    edited = RuleVersionInfo("v1", "b" * 64, "v1.yaml", "version: v1 # edited", date(2026, 1, 1), "me", "first")
-    with pytest.raises(PublishError, match="rule version v1 was already used .* immutable"):
+    edited = RuleVersionInfo(
+        "v1", "b" * 64, "v1.yaml", "version: v1 # edited", date(2026, 1, 1), "me", "first"
+    )
+    with pytest.raises(PublishError, match=r"rule version v1 was already used .* immutable"):
         check_rule_version_unchanged(con, edited)
 
 
@@ -121,12 +132,16 @@ def test_audit_finds_missing_duplicate_and_unprovenanced_rows():
     con.execute("create table customers as select * from (values ('c1'), ('c2'), ('c3')) t(customer_id)")
     stage(con, "r1", date(2026, 1, 1), {"c1": "Gold", "c2": "Silver"})
     con.execute(f"insert into {STAGED} select * from {STAGED} where customer_id = 'c1'")
-    problems = audit_staged(con, customers_sql="select customer_id from customers", schemes=["tier"], run_id="r1")
+    problems = audit_staged(
+        con, customers_sql="select customer_id from customers", schemes=["tier"], run_id="r1"
+    )
     assert problems == [
         "scheme tier: 1 customers have more than one row",
         "scheme tier: 1 of 3 customers have no segment",
     ]
-    assert audit_staged(con, customers_sql="select customer_id from customers", schemes=["tier"], run_id="r9") == [
+    assert audit_staged(
+        con, customers_sql="select customer_id from customers", schemes=["tier"], run_id="r9"
+    ) == [
         "scheme tier: 1 customers have more than one row",
         "scheme tier: 1 of 3 customers have no segment",
         "3 rows lack a segment, next action or provenance for run r9",

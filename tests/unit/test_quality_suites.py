@@ -100,9 +100,18 @@ def test_value_counts_give_row_level_results(tmp_path):
                 "expectations": [
                     {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
                     {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}},
-                    {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "c", "value_set": ["a"]}},
-                    {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "c", "value_set": ["a"], "mostly": 0.5}},
-                    {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "c", "value_set": ["a"], "mostly": 0.9}},
+                    {
+                        "type": "expect_column_values_to_be_in_set",
+                        "kwargs": {"column": "c", "value_set": ["a"]},
+                    },
+                    {
+                        "type": "expect_column_values_to_be_in_set",
+                        "kwargs": {"column": "c", "value_set": ["a"], "mostly": 0.5},
+                    },
+                    {
+                        "type": "expect_column_values_to_be_in_set",
+                        "kwargs": {"column": "c", "value_set": ["a"], "mostly": 0.9},
+                    },
                 ],
             }
         )
@@ -114,7 +123,10 @@ def test_value_counts_give_row_level_results(tmp_path):
         "(3, null)) v(id, c)"
     )
     report = validate(con, load_suites(tmp_path)["main.t"], now=NOW)
-    got = [(o.expectation.removeprefix("expect_column_values_to_"), o.unexpected_count, o.success) for o in report.outcomes]
+    got = [
+        (o.expectation.removeprefix("expect_column_values_to_"), o.unexpected_count, o.success)
+        for o in report.outcomes
+    ]
     assert got == [
         ("be_unique", 2, False),
         ("not_be_null", 3, False),
