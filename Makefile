@@ -31,14 +31,14 @@ demo-data: $(STAMP)
 	fi
 
 run: demo-data manifest
-	@mkdir -p $(DAGSTER_HOME_DIR)
+	@mkdir -p $(DAGSTER_HOME_DIR) && touch $(DAGSTER_HOME_DIR)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/segments run --landing $(LANDING)
 
 test: manifest lint
 	$(BIN)/python -m pytest -q
 
 ui: demo-data manifest
-	@mkdir -p $(DAGSTER_HOME_DIR)
+	@mkdir -p $(DAGSTER_HOME_DIR) && touch $(DAGSTER_HOME_DIR)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/dagster dev -m orchestration.definitions
 
 bench: manifest

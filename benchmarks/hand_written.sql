@@ -18,7 +18,7 @@ org_lookup as (
 orders as (
     select o.order_id, o.ordered_at, coalesce(a.account_id, c.customer_id, e.customer_id, g.customer_id,
                'guest:' || lower(trim(o.email)), 'org:' || regexp_replace(o.org_number, '[^0-9]', '', 'g')) as customer_id,
-           case o.currency when 'SEK' then 0.087 when 'NOK' then 0.085 when 'DKK' then 0.134 else 1.0 end as eur_rate
+           case o.currency when 'SEK' then 0.089286 when 'NOK' then 0.086207 when 'DKK' then 0.134048 else 1.0 end as eur_rate
     from raw.sales_orders o
     left join raw.crm_accounts a on o.customer_ref = a.account_id
     left join contacts c on o.customer_ref = c.contact_id

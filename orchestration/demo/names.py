@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 COUNTRY_WEIGHTS = {"SE": 0.45, "NO": 0.20, "DK": 0.20, "FI": 0.15}
 CURRENCY_BY_COUNTRY = {"SE": "SEK", "NO": "NOK", "DK": "DKK", "FI": "EUR"}
 # Prices and revenue are kept in EUR; order currencies are converted with these fixed rates.
+# The same rates as dbt_project/seeds/currency_rates.csv (EUR per unit there, units per EUR here).
 EUR_RATES = {"SEK": 11.20, "NOK": 11.60, "DKK": 7.46, "EUR": 1.00}
 
 

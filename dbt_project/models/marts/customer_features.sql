@@ -1,0 +1,223 @@
+{%- set categories = ['product', 'service', 'advice', 'data'] -%}
+-- One row per dim_customers customer (prospects included): point-in-time purchase features and
+-- RFM scores as of the as-of date (fct_orders / fct_order_lines hold nothing after it).
+-- Buyers are customers with at least one non-return order; RFM scores, revenue rank and
+-- cumulative revenue share are computed among buyers only and are null for everybody else.
+
+with
+
+customers as (
+
+    select * from {{ ref('dim_customers') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+order_lines as (
+
+    select * from {{ ref('fct_order_lines') }}
+
+),
+
+order_stats as (
+
+    select
+        customer_id,
+        min(case when not is_return then ordered_at end) as first_order_at,
+        max(case when not is_return then ordered_at end) as last_order_at,
+        min(ordered_at) as first_any_order_at,
+        count(*) as order_count,
+        sum(case when not is_return then 1 else 0 end) as frequency,
+        sum(case when is_return then 1 else 0 end) as return_order_count,
+        sum(net_amount_eur) as monetary,
+        sum(case when not is_return then net_amount_eur else 0 end) as purchase_revenue,
+        sum(
+            case
+                when not is_return and order_date > {{ dbt.dateadd('day', -365, as_of_date()) }}
+                    then 1
+                else 0
+            end
+        ) as orders_365d,
+        sum(
+            case
+                when order_date > {{ dbt.dateadd('day', -365, as_of_date()) }} then net_amount_eur
+                else 0
+            end
+        ) as revenue_365d
+    from orders
+    group by customer_id
+
+),
+
+category_stats as (
+
+    -- one pass over the lines: revenue per category (returns included) and which categories were
+    -- bought (a line with a positive quantity)
+    select
+        customer_id,
+        {%- for category in categories %}
+        sum(case when category = '{{ category }}' then net_amount_eur else 0 end) as {{ category }}_revenue,
+        max(case when category = '{{ category }}' and quantity > 0 then 1 else 0 end) as bought_{{ category }}
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from order_lines
+    group by customer_id
+
+),
+
+category_sets as (
+
+    select
+        customer_id,
+        {%- for category in categories %}
+        {{ category }}_revenue,
+        {%- endfor %}
+        {%- for category in categories %}
+        bought_{{ category }}{{ ' +' if not loop.last }}
+        {%- endfor %} as category_count,
+        -- sorted list of the bought categories
+        list_filter(
+            [
+                {%- for category in categories | sort %}
+                case when bought_{{ category }} = 1 then '{{ category }}' end{{ ',' if not loop.last }}
+                {%- endfor %}
+            ],
+            lambda category: category is not null
+        ) as categories
+    from category_stats
+
+),
+
+customer_base as (
+
+    select
+        customers.customer_id,
+        customers.customer_type,
+        customers.crm_created_at,
+        customers.consent_email,
+        customers.consent_sms,
+        customers.consent_phone,
+        customers.consent_post,
+        order_stats.first_order_at,
+        order_stats.last_order_at,
+        order_stats.first_any_order_at,
+        coalesce(order_stats.order_count, 0) as order_count,
+        coalesce(order_stats.frequency, 0) as frequency,
+        coalesce(order_stats.return_order_count, 0) as return_order_count,
+        coalesce(order_stats.monetary, 0) as monetary,
+        order_stats.purchase_revenue,
+        coalesce(order_stats.orders_365d, 0) as orders_365d,
+        coalesce(order_stats.revenue_365d, 0) as revenue_365d,
+        {%- for category in categories %}
+        coalesce(category_sets.{{ category }}_revenue, 0) as {{ category }}_revenue,
+        {%- endfor %}
+        coalesce(category_sets.category_count, 0) as category_count,
+        coalesce(category_sets.categories, cast([] as varchar[])) as categories,
+        {{ dbt.datediff('cast(order_stats.last_order_at as date)', as_of_date(), 'day') }} as recency_days
+    from customers
+    left join order_stats
+        on customers.customer_id = order_stats.customer_id
+    left join category_sets
+        on customers.customer_id = category_sets.customer_id
+
+),
+
+buyer_scores as (
+
+    -- quintile scores where tied values share a score: 1 + floor(5 * (rank - 1) / buyers);
+    -- recency is ranked descending so the most recent buyers get the highest score
+    select
+        customer_id,
+        1 + floor(5.0 * (rank() over (order by recency_days desc) - 1) / count(*) over ()) as r_score,
+        1 + floor(5.0 * (rank() over (order by frequency) - 1) / count(*) over ()) as f_score,
+        1 + floor(5.0 * (rank() over (order by monetary) - 1) / count(*) over ()) as m_score,
+        row_number() over (order by monetary desc, customer_id) as revenue_rank,
+        count(*) over () as buyer_count,
+        case when monetary > 0 then monetary else 0 end as positive_revenue
+    from customer_base
+    where frequency > 0
+
+),
+
+buyer_ranks as (
+
+    select
+        customer_id,
+        r_score,
+        f_score,
+        m_score,
+        revenue_rank,
+        revenue_rank <= ceil(0.2 * buyer_count) as is_top_20pct,
+        sum(positive_revenue) over (
+            order by revenue_rank rows between unbounded preceding and current row
+        ) / nullif(sum(positive_revenue) over (), 0) as cumulative_revenue_share
+    from buyer_scores
+
+),
+
+final as (
+
+    select
+        cast(customer_base.customer_id as varchar) as customer_id,
+        cast(customer_base.customer_type as varchar) as customer_type,
+        {{ as_of_date() }} as as_of_date,
+        cast(customer_base.first_order_at as timestamp) as first_order_at,
+        cast(customer_base.last_order_at as timestamp) as last_order_at,
+        cast(customer_base.recency_days as integer) as recency_days,
+        cast(customer_base.frequency as integer) as frequency,
+        cast(customer_base.monetary as decimal(18, 2)) as monetary,
+        cast(
+            greatest(
+                {{ dbt.datediff(
+                    'least(cast(customer_base.crm_created_at as date), cast(customer_base.first_any_order_at as date))',
+                    as_of_date(),
+                    'day'
+                ) }},
+                0
+            ) as integer
+        ) as tenure_days,
+        cast(
+            case
+                when customer_base.frequency > 0
+                    then round(customer_base.purchase_revenue / customer_base.frequency, 2)
+            end as decimal(18, 2)
+        ) as average_order_value,
+        cast(customer_base.category_count as integer) as category_count,
+        cast(customer_base.categories as varchar[]) as categories,
+        {%- for category in categories %}
+        cast(customer_base.{{ category }}_revenue as decimal(18, 2)) as {{ category }}_revenue,
+        {%- endfor %}
+        cast(
+            case
+                when customer_base.order_count > 0
+                    then 1.0 * customer_base.return_order_count / customer_base.order_count
+            end as double
+        ) as return_rate,
+        cast(customer_base.orders_365d as integer) as orders_365d,
+        cast(customer_base.revenue_365d as decimal(18, 2)) as revenue_365d,
+        cast(buyer_ranks.r_score as integer) as r_score,
+        cast(buyer_ranks.f_score as integer) as f_score,
+        cast(buyer_ranks.m_score as integer) as m_score,
+        cast(
+            cast(buyer_ranks.r_score as integer) || cast(buyer_ranks.f_score as integer)
+            || cast(buyer_ranks.m_score as integer) as varchar
+        ) as rfm_score,
+        cast(buyer_ranks.revenue_rank as integer) as revenue_rank,
+        cast(buyer_ranks.cumulative_revenue_share as double) as cumulative_revenue_share,
+        cast(coalesce(buyer_ranks.is_top_20pct, false) as boolean) as is_top_20pct,
+        cast(customer_base.consent_email as boolean) as consent_email,
+        cast(customer_base.consent_sms as boolean) as consent_sms,
+        cast(customer_base.consent_phone as boolean) as consent_phone,
+        cast(customer_base.consent_post as boolean) as consent_post
+    from customer_base
+    left join buyer_ranks
+        on customer_base.customer_id = buyer_ranks.customer_id
+
+)
+
+select * from final
