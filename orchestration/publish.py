@@ -24,12 +24,14 @@ STAGED = "segments_staging.customer_segments"
 
 # The published contract. Marketing tools and auditors depend on these names and types.
 DDL = {
+    # No primary key: (customer_id, scheme) is unique by the audit before publishing, and an index on
+    # millions of text keys would cost more than the audit.
     "segments.customer_segments": """
         customer_id varchar not null, scheme varchar not null, segment varchar not null,
         rule_id varchar not null, next_action varchar not null, action_channel varchar not null,
         action_owner varchar not null, action_priority integer not null, rule_version varchar not null,
         rules_sha256 varchar not null, run_id varchar not null, as_of date not null,
-        assigned_at timestamp not null, primary key (customer_id, scheme)""",
+        assigned_at timestamp not null""",
     "segments.rule_versions": """
         rule_version varchar not null, rules_sha256 varchar not null, file_name varchar not null,
         file_text varchar not null, effective_from date not null, author varchar, description varchar,

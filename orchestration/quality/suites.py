@@ -133,16 +133,44 @@ MAP_EXPECTATIONS = {
     "expect_column_value_lengths_to_be_between",
     "expect_column_values_to_be_unique",
 }
-ROWS = "__rows"
+ROWS = "__rows"  # how many table rows a frame row stands for
+COUNT = "__count"  # uniqueness: how often the value occurs
+
+
+def _frame_sql(kind: str, column: str, kwargs: dict[str, Any], source: str) -> str:
+    """The smallest frame on which GX's verdict per row equals its verdict on the table.
+
+    Rows whose verdict must be the same share one representative value (``any_value``): for not-null checks
+    only NULL-ness matters, for numeric bounds only which side of each bound; values seen once are all
+    equally unique. Everything else is judged per distinct value.
+    """
+    c = quote_ident(column)
+    if kind == "expect_column_values_to_not_be_null":
+        return f"select any_value({c}) as {c}, count(*) as {ROWS} from ({source}) group by ({c} is null)"
+    bounds = (kwargs.get("min_value"), kwargs.get("max_value"))
+    if kind == "expect_column_values_to_be_between" and all(
+        b is None or (isinstance(b, int | float) and not isinstance(b, bool)) for b in bounds
+    ):
+        keys = [f"({c} is null)"]
+        if bounds[0] is not None:
+            keys.append(f"({c} {'<=' if kwargs.get('strict_min') else '<'} {bounds[0]!r})")
+        if bounds[1] is not None:
+            keys.append(f"({c} {'>=' if kwargs.get('strict_max') else '>'} {bounds[1]!r})")
+        return f"select any_value({c}) as {c}, count(*) as {ROWS} from ({source}) group by {', '.join(keys)}"
+    if kind == "expect_column_values_to_be_unique":
+        return f"""with counts as (select {c}, count(*) as n from ({source}) where {c} is not null group by {c})
+            select {c}, n as {COUNT}, n as {ROWS} from counts where n > 1
+            union all
+            select any_value({c}), 1, count(*) from counts where n = 1 having count(*) > 0"""
+    return f"select {c}, count(*) as {ROWS} from ({source}) group by {c}"
 
 
 def validate(con: duckdb.DuckDBPyConnection, suite: Suite, *, now: datetime) -> SuiteReport:
     """Validate ``suite`` on its table with exact row counts, at warehouse speed.
 
-    The warehouse reduces each expected column to its distinct values and their row counts (one GROUP BY);
-    Great Expectations judges the distinct values; the counts turn its verdict back into rows. Uniqueness is
-    judged on the counts themselves (a value on more than one row is unexpected). ``mostly`` is applied to
-    rows, not to distinct values.
+    The warehouse reduces each expected column to a small frame of representative values with the number of
+    rows each stands for (one GROUP BY, see ``_frame_sql``); Great Expectations judges the frame; the counts
+    turn its verdict back into rows. ``mostly`` is applied to rows, not to frame rows.
     """
     import great_expectations as gx  # heavy import (~3 s): only when a suite actually runs
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -158,7 +186,7 @@ def validate(con: duckdb.DuckDBPyConnection, suite: Suite, *, now: datetime) -> 
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     asset = context.data_sources.add_pandas(suite.name).add_dataframe_asset(suite.table)
     batch_definition = asset.add_batch_definition_whole_dataframe("value_counts")
-    frames: dict[tuple[str, bool], Any] = {}
+    frames: dict[str, Any] = {}
     outcomes = []
     for number, expectation in enumerate(suite.definition["expectations"]):
         kind = expectation["type"]
@@ -171,23 +199,13 @@ def validate(con: duckdb.DuckDBPyConnection, suite: Suite, *, now: datetime) -> 
                 f"supported: {', '.join(sorted(MAP_EXPECTATIONS))}"
             )
         unique = kind == "expect_column_values_to_be_unique"
-        key = (column, unique)
-        if key not in frames:
-            where = f" where {quote_ident(column)} is not null" if unique else ""
-            frames[key] = (
-                _query(
-                    con,
-                    suite,
-                    f"select {quote_ident(column)}, count(*) as {ROWS} from ({source}){where} group by all",
-                    params,
-                )
-                .fetch_arrow_table()
-                .to_pandas()
-            )
-        frame = frames[key]
         mostly = kwargs.pop("mostly", 1.0)
-        if unique:
-            kind, kwargs = "expect_column_values_to_be_between", {"column": ROWS, "max_value": 1}
+        query = _frame_sql(kind, column, kwargs, source)
+        if query not in frames:
+            frames[query] = _query(con, suite, query, params).fetch_arrow_table().to_pandas()
+        frame = frames[query]
+        if unique:  # judged on each value's multiplicity
+            kind, kwargs = "expect_column_values_to_be_between", {"column": COUNT, "max_value": 1}
         gx_suite = gx.ExpectationSuite(
             name=f"{suite.name}_{number}", expectations=[{"type": kind, "kwargs": kwargs}]
         )

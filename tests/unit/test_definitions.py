@@ -33,8 +33,12 @@ def test_quality_checks_are_blocking_and_dbt_tests_are_checks():
     assert len(gx) == 6
     specs = {spec.key: spec for ad in defs.resolve_asset_graph().assets_defs for spec in ad.check_specs}
     assert all(specs[c].blocking for c in gx)
-    assert specs[dg.AssetCheckKey(dg.AssetKey(["segments_staging", "customer_segments"]), "assignments_complete")].blocking
-    assert any(c.asset_key == dg.AssetKey(["marts", "customer_features"]) and "unique" in c.name for c in checks)
+    assert specs[
+        dg.AssetCheckKey(dg.AssetKey(["segments_staging", "customer_segments"]), "assignments_complete")
+    ].blocking
+    assert any(
+        c.asset_key == dg.AssetKey(["marts", "customer_features"]) and "unique" in c.name for c in checks
+    )
 
 
 def test_schedule_runs_nightly_with_the_scheduled_day_as_as_of():
