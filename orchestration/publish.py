@@ -233,6 +233,23 @@ def publish(
     return PublishResult(run_id, as_of, assignments, customers, changes, entered + departed, snapshot_path)
 
 
+def segment_sizes(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str, int, float]]:
+    """(scheme, segment, customers, share %) of an assignments table, largest segments first."""
+    return con.execute(
+        f"""select scheme, segment, count(*) as customers,
+                   100.0 * count(*) / sum(count(*)) over (partition by scheme) as share
+            from {table} group by scheme, segment order by scheme, customers desc, segment"""
+    ).fetchall()
+
+
+def next_actions(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str, str, int]]:
+    """(owner, action, channel, assignments) of an assignments table, per owner by size."""
+    return con.execute(
+        f"""select action_owner, next_action, action_channel, count(*) as n from {table}
+            group by all order by action_owner, n desc, next_action, action_channel"""
+    ).fetchall()
+
+
 SNAPSHOT_TABLES = ("customer_segments", "rule_versions", "segment_history", "segment_changes", "runs")
 
 

@@ -13,6 +13,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 
+from orchestration.publish import next_actions, segment_sizes
 from orchestration.settings import PROGRESS_LOGGER, Settings
 
 
@@ -117,14 +118,8 @@ def summary(settings: Settings, run_id: str, *, elapsed: float) -> str:
         run = con.execute(
             "select as_of, rule_version, rules_sha256, customers from runs where run_id = ?", [run_id]
         ).fetchone()
-        sizes = con.execute(
-            """select scheme, segment, count(*) n, 100.0 * count(*) / sum(count(*)) over (partition by scheme)
-               from customer_segments group by scheme, segment order by scheme, n desc, segment"""
-        ).fetchall()
-        actions = con.execute(
-            """select action_owner, next_action, action_channel, count(*) n from customer_segments
-               group by all order by action_owner, n desc, next_action, action_channel"""
-        ).fetchall()
+        sizes = segment_sizes(con, "customer_segments")
+        actions = next_actions(con, "customer_segments")
         file_name = con.execute(
             "select file_name from rule_versions where rule_version = ?", [run[1]]
         ).fetchone()

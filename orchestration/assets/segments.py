@@ -12,7 +12,9 @@ from orchestration.publish import (
     audit_staged,
     check_rule_version_unchanged,
     ensure_contract,
+    next_actions,
     publish,
+    segment_sizes,
 )
 from orchestration.rules import REQUIRED_SCHEMES, active_version, assign_segments, load_rule_versions
 from orchestration.settings import Settings
@@ -78,7 +80,7 @@ def staged_customer_segments(context: dg.AssetExecutionContext):
         problems = audit_staged(
             con, customers_sql=features.CUSTOMERS_SQL, schemes=list(rules.schemes), run_id=context.run_id
         )
-        sizes = segment_sizes(con, STAGED)
+        sizes = sizes_markdown(con, STAGED)
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
@@ -119,8 +121,8 @@ def published_customer_segments(context: dg.AssetExecutionContext) -> dg.Materia
             snapshot_path=settings.published_segments,
             published_at=datetime.now(),
         )
-        sizes = segment_sizes(con, "segments.customer_segments")
-        actions = next_actions(con)
+        sizes = sizes_markdown(con, "segments.customer_segments")
+        actions = actions_markdown(con, "segments.customer_segments")
     context.log.info(f"published {result.assignments:,} assignments for {result.customers:,} customers")
     return dg.MaterializeResult(
         metadata={
@@ -136,22 +138,13 @@ def published_customer_segments(context: dg.AssetExecutionContext) -> dg.Materia
     )
 
 
-def segment_sizes(con, table: str) -> str:
-    rows = con.execute(
-        f"""select scheme, segment, count(*) as customers,
-                   round(100.0 * count(*) / sum(count(*)) over (partition by scheme), 1) as share
-            from {table} group by scheme, segment order by scheme, customers desc, segment"""
-    ).fetchall()
+def sizes_markdown(con, table: str) -> str:
     return "| scheme | segment | customers | share % |\n|---|---|---:|---:|\n" + "\n".join(
-        f"| {s} | {g} | {n:,} | {p} |" for s, g, n, p in rows
+        f"| {s} | {g} | {n:,} | {p:.1f} |" for s, g, n, p in segment_sizes(con, table)
     )
 
 
-def next_actions(con) -> str:
-    rows = con.execute(
-        """select action_owner, next_action, action_channel, count(*) from segments.customer_segments
-           group by all order by action_owner, count(*) desc"""
-    ).fetchall()
+def actions_markdown(con, table: str) -> str:
     return "| owner | action | channel | customers |\n|---|---|---|---:|\n" + "\n".join(
-        f"| {o} | {a} | {c} | {n:,} |" for o, a, c, n in rows
+        f"| {o} | {a} | {c} | {n:,} |" for o, a, c, n in next_actions(con, table)
     )

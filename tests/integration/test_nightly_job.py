@@ -21,20 +21,21 @@ def run(as_of: date = handcrafted.AS_OF):
     return run_job(as_of=as_of, tags={AS_OF_TAG: as_of.isoformat()})
 
 
-def published(settings: Settings, sql: str, params=None):
-    con = duckdb.connect(str(settings.published_segments), read_only=True)
+def query(path: Path, sql: str, params=None):
+    con = duckdb.connect(str(path), read_only=True)
     try:
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+def published(settings: Settings, sql: str, params=None):
+    """What tools read: the snapshot file."""
+    return query(settings.published_segments, sql, params)
 
 
 def warehouse(settings: Settings, sql: str, params=None):
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+    return query(settings.warehouse, sql, params)
 
 
 @pytest.fixture(scope="module")
