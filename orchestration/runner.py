@@ -47,7 +47,7 @@ class _ProgressHandler(logging.Handler):
         elif record.levelno >= logging.INFO and meta.get("orig_message"):
             message = meta["orig_message"]
             # dagster-dbt narrates its subprocess handling; only our own dbt lines are worth showing
-            if step != "dbt_models" or message.startswith("dbt build"):
+            if step != "dbt_models" or message.startswith("dbt "):
                 self.progress(f"{step}: {message}")
 
 
@@ -111,6 +111,24 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
     return "the run failed before any step started"
 
 
+def _identity_line(settings: Settings) -> str:
+    """How orders found their customer (the job has finished, so the warehouse can be opened)."""
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        methods = dict(
+            con.execute("select match_method, share_of_orders from marts.identity_match_summary").fetchall()
+        )
+    finally:
+        con.close()
+    crm = sum(methods.get(m, 0) for m in ("crm_id", "email", "org_number"))
+    detail = ", ".join(f"{m} {100 * methods.get(m, 0):.1f} %" for m in ("crm_id", "email", "org_number"))
+    guests = sum(methods.get(m, 0) for m in ("guest_email", "guest_org"))
+    return (
+        f"Orders matched to a CRM customer: {100 * crm:.1f} % ({detail}); guests {100 * guests:.1f} %, "
+        f"unresolved {100 * methods.get('unresolved', 0):.1f} %"
+    )
+
+
 def summary(settings: Settings, run_id: str, *, elapsed: float) -> str:
     """Read back the published snapshot (what readers see): sizes per scheme, actions per owner."""
     con = duckdb.connect(str(settings.published_segments), read_only=True)
@@ -129,6 +147,7 @@ def summary(settings: Settings, run_id: str, *, elapsed: float) -> str:
     lines = [
         f"Published run {run_id} as of {as_of}: {customers:,} customers in {elapsed:.1f} s",
         f"Rule version {version} ({file_name[0]}, sha256 {sha[:12]}…)",
+        _identity_line(settings),
         "",
         "Customers per segment",
     ]

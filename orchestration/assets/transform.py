@@ -14,6 +14,7 @@ from dagster_dbt import (
 )
 
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
+from orchestration.warehouse import connect
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 dbt_project.prepare_if_dev()  # `dagster dev`: re-parse on reload; no effect elsewhere
@@ -44,9 +45,27 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterat
     settings.export_to_environ()  # profiles.yml reads SEGMENTS_WAREHOUSE: same file as every Python step
     as_of = settings.resolve_as_of(context.run.tags)
     context.log.info(f"dbt build as of {as_of}")
-    yield from dbt.cli(
-        ["build", "--vars", json.dumps({"as_of": as_of.isoformat()})], context=context
-    ).stream()
+    # Events are held until dbt exits: row counts need the warehouse, which dbt has open until then.
+    invocation = dbt.cli(["build", "--vars", json.dumps({"as_of": as_of.isoformat()})], context=context)
+    events = list(invocation.stream())
+    with connect(settings, read_only=True) as con:
+        row_counts = {
+            dg.AssetKey([schema, name]): con.execute(f"select count(*) from {schema}.{name}").fetchone()[0]
+            for schema, name in con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_type = 'BASE TABLE' and table_schema in ('intermediate', 'marts', 'reference')"
+            ).fetchall()
+        }
+    outputs = [e for e in events if isinstance(e, dg.Output)]
+    tests = [e for e in events if isinstance(e, dg.AssetCheckResult)]
+    failed = sum(not t.passed for t in tests)
+    context.log.info(f"dbt built {len(outputs)} models and seeds; {len(tests)} tests, {failed} failed")
+    for event in events:
+        if isinstance(event, dg.Output):
+            key = context.asset_key_for_output(event.output_name)
+            if key in row_counts:
+                event = event.with_metadata({**event.metadata, "dagster/row_count": row_counts[key]})
+        yield event
 
 
 def mart_key(name: str) -> dg.AssetKey:
