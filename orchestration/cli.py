@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from orchestration.errors import SegmentsError
-from orchestration.settings import AS_OF_TAG, Settings, SettingsError, parse_as_of
+from orchestration.settings import Settings, SettingsError, parse_as_of
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
     from orchestration.runner import run_job, summary
 
     started = time.monotonic()
-    result = run_job(as_of=as_of, tags={AS_OF_TAG: as_of.isoformat()}, progress=_progress)
+    result = run_job(as_of=as_of, progress=_progress)
     if not result.success:
         print(f"error: {result.failure}", file=sys.stderr)
         return 1

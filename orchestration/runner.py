@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 
 from orchestration.publish import next_actions, segment_sizes
-from orchestration.settings import PROGRESS_LOGGER, Settings
+from orchestration.settings import AS_OF_TAG, PROGRESS_LOGGER, Settings
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,8 @@ class _ProgressHandler(logging.Handler):
                 self.progress(f"{step}: {message}")
 
 
-def run_job(
-    *, as_of: date, tags: dict[str, str], progress: Callable[[str], None] | None = None
-) -> RunOutcome:
+def run_job(*, as_of: date, progress: Callable[[str], None] | None = None) -> RunOutcome:
+    """Run ``nightly_segmentation`` for ``as_of`` (passed to every step as a run tag)."""
     from orchestration.dbt_manifest import ensure_manifest
 
     ensure_manifest()
@@ -72,7 +71,7 @@ def run_job(
         with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
             result = job.execute_in_process(
                 instance=instance,
-                tags=tags,
+                tags={AS_OF_TAG: as_of.isoformat()},
                 raise_on_error=False,
                 run_config={"loggers": {"progress": {}, "console": {"config": {"log_level": "CRITICAL"}}}},
             )

@@ -1,5 +1,6 @@
 """Group ``segments``: evaluate the active rule version (write + audit), then publish atomically."""
 
+from dataclasses import astuple
 from datetime import datetime
 
 import dagster as dg
@@ -67,15 +68,7 @@ def staged_customer_segments(context: dg.AssetExecutionContext):
             f"create or replace table {STAGED_RULES} as select ?::varchar as rule_version, ?::varchar as rules_sha256, "
             "?::varchar as file_name, ?::varchar as file_text, ?::date as effective_from, ?::varchar as author, "
             "?::varchar as description",
-            [
-                info.version,
-                info.sha256,
-                info.file_name,
-                info.text,
-                info.effective_from,
-                info.author,
-                info.description,
-            ],
+            list(astuple(info)),
         )
         problems = audit_staged(
             con, customers_sql=features.CUSTOMERS_SQL, schemes=list(rules.schemes), run_id=context.run_id

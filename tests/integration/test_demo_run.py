@@ -8,7 +8,7 @@ import pytest
 from orchestration.demo.generator import generate
 from orchestration.rules import load_rule_file
 from orchestration.runner import run_job
-from orchestration.settings import AS_OF_TAG, DEFAULT_RULES_DIR, Settings
+from orchestration.settings import DEFAULT_RULES_DIR, Settings
 
 pytestmark = pytest.mark.integration
 AS_OF = date(2026, 11, 1)
@@ -16,7 +16,7 @@ AS_OF = date(2026, 11, 1)
 
 def test_demo_data_gets_every_default_segment(pipeline_env):
     generate(pipeline_env / "landing", customers=3000, seed=42, as_of=AS_OF)
-    outcome = run_job(as_of=AS_OF, tags={AS_OF_TAG: AS_OF.isoformat()})
+    outcome = run_job(as_of=AS_OF)
     assert outcome.success, outcome.failure
 
     con = duckdb.connect(str(Settings.from_env().warehouse), read_only=True)

@@ -11,14 +11,14 @@ import pytest
 
 from orchestration.cli import main as cli
 from orchestration.runner import run_job
-from orchestration.settings import AS_OF_TAG, DEFAULT_RULES_DIR, Settings
+from orchestration.settings import DEFAULT_RULES_DIR, Settings
 from tests.fixtures import handcrafted
 
 pytestmark = pytest.mark.integration
 
 
 def run(as_of: date = handcrafted.AS_OF):
-    return run_job(as_of=as_of, tags={AS_OF_TAG: as_of.isoformat()})
+    return run_job(as_of=as_of)
 
 
 def query(path: Path, sql: str, params=None):
