@@ -104,6 +104,25 @@ def test_snapshot_is_a_separate_file_replaced_atomically(tmp_path):
     assert tables == {"customer_segments", "rule_versions", "segment_history", "segment_changes", "runs"}
     assert [p.name for p in result.snapshot.parent.iterdir()] == ["segments.duckdb"]  # no temp files left
 
+    def columns(table):
+        return [r[0] for r in fresh.execute(f"describe {table}").fetchall()]
+
+    # the published contract (README, "Published tables")
+    assert columns("customer_segments") == [
+        "customer_id", "scheme", "segment", "rule_id", "next_action", "action_channel", "action_owner",
+        "action_priority", "rule_version", "rules_sha256", "run_id", "as_of", "assigned_at",
+    ]  # fmt: skip
+    assert columns("rule_versions") == [
+        "rule_version", "rules_sha256", "file_name", "file_text", "effective_from", "author", "description",
+        "first_used_run_id", "recorded_at",
+    ]  # fmt: skip
+    assert {"customer_id", "scheme", "segment", "valid_from", "valid_to", "rule_version", "run_id"} <= set(
+        columns("segment_history")
+    )
+    assert {"run_id", "customer_id", "scheme", "change", "from_segment", "to_segment"} <= set(
+        columns("segment_changes")
+    )
+
 
 def test_runs_cannot_go_back_in_time(tmp_path):
     con = duckdb.connect()
