@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from orchestration.errors import SegmentsError
+from orchestration.rules import RuleError
 from orchestration.settings import Settings, SettingsError, parse_as_of
 
 
@@ -19,16 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except (SegmentsError, SettingsError) as exc:
+    except (SegmentsError, SettingsError, RuleError) as exc:  # RuleError: the rule engine is a plain library
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except Exception as exc:  # rule errors come from a pure library with its own base class
-        from orchestration.rules import RuleError
-
-        if isinstance(exc, RuleError):
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        raise
 
 
 def _parser() -> argparse.ArgumentParser:
