@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.errors import PublishError
+from orchestration.warehouse import quote_literal
 
 STAGED = "segments_staging.customer_segments"
 
@@ -262,14 +263,10 @@ def export_snapshot(con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str) 
     tmp = path.with_name(f".{path.name}.{run_id}.tmp")
     tmp.unlink(missing_ok=True)
     alias = "segments_snapshot"
-    con.execute(f"attach '{_sql_str(tmp)}' as {alias}")
+    con.execute(f"attach {quote_literal(str(tmp))} as {alias}")
     try:
         for table in SNAPSHOT_TABLES:
             con.execute(f"create table {alias}.main.{table} as select * from segments.{table}")
     finally:
         con.execute(f"detach {alias}")
     os.replace(tmp, path)
-
-
-def _sql_str(path: Path) -> str:
-    return str(path).replace("'", "''")

@@ -102,7 +102,7 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.event_specific_data.error
-            while error.cause is not None and error.cls_name in ("DagsterExecutionStepExecutionError",):
+            while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
                 error = error.cause
             message = error.message.strip().splitlines()[0] if error.message else error.cls_name
             message = _EXCEPTION_PREFIX.sub("", message)

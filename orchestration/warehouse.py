@@ -9,7 +9,11 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.rules.expressions import quote_identifier as quote_ident
+from orchestration.rules.expressions import quote_string as quote_literal
 from orchestration.settings import Settings
+
+__all__ = ["connect", "quote_ident", "quote_literal", "table_exists"]
 
 
 @contextmanager
@@ -36,7 +40,3 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
             [schema or "main", table],
         ).fetchone()[0]
     )
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

@@ -18,7 +18,7 @@ import duckdb
 
 from orchestration.errors import IngestError
 from orchestration.ingest.schemas import Entity
-from orchestration.warehouse import quote_ident, table_exists
+from orchestration.warehouse import quote_ident, quote_literal, table_exists
 
 LOADS_TABLE = "raw._loads"
 FORMATS = (".parquet", ".csv")
@@ -109,7 +109,7 @@ def load_entity(
 
 def _source_relation(path: Path, entity: Entity) -> str:
     """A SQL relation over the file with the contract's columns as text (CSV) or as stored (Parquet)."""
-    literal = "'" + str(path).replace("'", "''") + "'"
+    literal = quote_literal(str(path))
     if path.suffix == ".csv":
         header = _check_csv_header(path, entity)
         columns = ", ".join(f"'{c}': 'VARCHAR'" for c in header)
