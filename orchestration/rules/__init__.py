@@ -12,19 +12,21 @@ version in force on a day, and compile/run the assignment of every customer to a
 from .compiler import OUTPUT_COLUMNS, assign_segments, compile_assignments
 from .errors import RuleError, RuleValidationError
 from .expressions import ALLOWED_FUNCTIONS
-from .loader import load_rule_file
+from .loader import entity_catalogue, load_rule_file
 from .model import (
     CHANNELS,
     DEFAULT_CHANNEL_ORDER,
+    ENTITIES,
     OWNERS,
     DefaultRule,
+    Experiment,
     NextAction,
     Rule,
     RuleSet,
     Scheme,
     rule_file_json_schema,
 )
-from .versions import active_version, load_rule_versions, rule_files
+from .versions import active_version, challenger_for, load_rule_versions, rule_files
 
 # Schemes downstream models and dashboards rely on; pass as ``required_schemes`` when loading.
 REQUIRED_SCHEMES: tuple[str, ...] = ("rfm_lifecycle", "value_tier")
@@ -33,10 +35,12 @@ __all__ = [
     "ALLOWED_FUNCTIONS",
     "CHANNELS",
     "DEFAULT_CHANNEL_ORDER",
+    "ENTITIES",
     "OUTPUT_COLUMNS",
     "OWNERS",
     "REQUIRED_SCHEMES",
     "DefaultRule",
+    "Experiment",
     "NextAction",
     "Rule",
     "RuleError",
@@ -45,7 +49,9 @@ __all__ = [
     "Scheme",
     "active_version",
     "assign_segments",
+    "challenger_for",
     "compile_assignments",
+    "entity_catalogue",
     "load_rule_file",
     "load_rule_versions",
     "rule_file_json_schema",

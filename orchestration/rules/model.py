@@ -23,11 +23,17 @@ from .yaml_source import YamlDocument, find_node, node_position, path_to_str
 CHANNELS: tuple[str, ...] = ("email", "sms", "phone", "post")  # consent-governed, as in the landing contract
 DEFAULT_CHANNEL_ORDER: tuple[str, ...] = CHANNELS
 OWNERS: tuple[str, ...] = ("marketing_automation", "sales", "customer_success")
+# What a scheme segments: the buying unit (a B2B account, a B2C person or a guest), B2B accounts only, or
+# every person in the CRM (B2C customers and the contacts at B2B accounts: the users, not the payers).
+ENTITIES: tuple[str, ...] = ("customer", "account", "contact")
+ROLES: tuple[str, ...] = ("champion", "challenger")
 SNAKE_CASE = r"^[a-z][a-z0-9_]*$"
 
 Channel = Literal["email", "sms", "phone", "post"]
 ActionChannel = Literal["email", "sms", "phone", "post", "preferred", "none"]
 Owner = Literal["marketing_automation", "sales", "customer_success"]
+EntityLevel = Literal["customer", "account", "contact"]
+Role = Literal["champion", "challenger"]
 SnakeCase = Annotated[str, StringConstraints(pattern=SNAKE_CASE, max_length=63)]
 # One line of printable text: it ends up in dashboards and CRM exports.
 Label = Annotated[
@@ -36,6 +42,8 @@ Label = Annotated[
 Text = Annotated[str, Field(strict=True, min_length=1)]
 
 assert get_args(Channel) == CHANNELS and get_args(Owner) == OWNERS
+assert get_args(EntityLevel) == ENTITIES and get_args(Role) == ROLES
+Share = Annotated[float, Field(ge=0, le=1)]
 
 
 class _Spec(BaseModel):
@@ -68,8 +76,22 @@ class DefaultRuleSpec(_Spec):
 
 class SchemeSpec(_Spec):
     description: Text | None = None
+    entity: EntityLevel = "customer"
     rules: list[RuleSpec]
     default: DefaultRuleSpec
+
+
+class ExperimentSpec(_Spec):
+    """Champion/challenger test declared by the champion file: ``challenger_share`` of the customers get the
+    challenger version's segments and actions, ``holdout_share`` keep the champion's segments but get no
+    action, the rest get the champion. Arms come from a hash of customer id and salt (stable across runs)."""
+
+    name: SnakeCase
+    description: Text | None = None
+    challenger: Annotated[str, Field(strict=True, min_length=1, max_length=64)]
+    challenger_share: Share
+    holdout_share: Share = 0.0
+    salt: Annotated[str, Field(strict=True, min_length=1, max_length=100)]
 
 
 class RuleFileSpec(_Spec):
@@ -79,7 +101,9 @@ class RuleFileSpec(_Spec):
     effective_from: date
     description: Text
     author: Text
+    role: Role = "champion"
     channel_order: Annotated[list[Channel], Field(min_length=1)] = list(DEFAULT_CHANNEL_ORDER)
+    experiment: ExperimentSpec | None = None
     schemes: Annotated[dict[SnakeCase, SchemeSpec], Field(min_length=1)]
 
 
@@ -110,6 +134,7 @@ class Scheme:
     rules: list[Rule]
     default: DefaultRule
     description: str | None = None
+    entity: str = "customer"
 
     @property
     def outcomes(self) -> list[Rule | DefaultRule]:
@@ -128,6 +153,18 @@ class RuleSet:
     path: Path
     text: str = field(repr=False)
     sha256: str = ""  # hex digest of the file's bytes
+    role: str = "champion"  # a challenger is only used through a champion's experiment
+    experiment: Experiment | None = None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    challenger: str  # the challenger's version
+    challenger_share: float
+    holdout_share: float
+    salt: str
+    description: str | None = None
 
 
 def rule_file_json_schema() -> dict[str, Any]:
@@ -144,6 +181,8 @@ _FIELD_HINTS = {
     "version": 'text in quotes, e.g. version: "2026-11-01"',
     "effective_from": "a date like 2026-11-01",
     "priority": "a whole number from 1 (highest) to 5",
+    "challenger_share": "a share between 0 and 1, e.g. 0.2",
+    "holdout_share": "a share between 0 and 1, e.g. 0.1",
 }
 
 
@@ -200,8 +239,10 @@ def _value_message(kind: str, msg: str, value: Any, ctx: dict[str, Any], loc: tu
     ):
         expected = _FIELD_HINTS.get(name) or ("text" if kind == "string_type" else "a whole number")
         return f"expected {expected}, got {_got(value)}"
-    if kind in ("greater_than_equal", "less_than_equal") and name == "priority":
-        return f"{shown} is out of range: expected {_FIELD_HINTS['priority']}"
+    if kind in ("greater_than_equal", "less_than_equal") and name in _FIELD_HINTS:
+        return f"{shown} is out of range: expected {_FIELD_HINTS[name]}"
+    if kind in ("float_type", "float_parsing"):
+        return f"expected {_FIELD_HINTS.get(name, 'a number')}, got {_got(value)}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         return f"expected a mapping of keys to values, got {_got(value)}"
     if kind == "list_type":
@@ -261,6 +302,8 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
             model = RuleSpec
         elif model is SchemeSpec and item == "default":
             model = DefaultRuleSpec
+        elif model is RuleFileSpec and item == "experiment":
+            model = ExperimentSpec
         elif item == "next_action" and model in (RuleSpec, DefaultRuleSpec):
             model = NextAction
         else:

@@ -52,7 +52,9 @@ def load_rule_versions(
         except RuleValidationError as exc:
             errors.extend(exc.errors)
     errors += _duplicates(loaded, "version", lambda r: r.version)
-    errors += _duplicates(loaded, "effective_from", lambda r: r.effective_from)
+    champions = [r for r in loaded if r.role == "champion"]
+    errors += _duplicates(champions, "effective_from", lambda r: r.effective_from)
+    errors += _experiment_errors(loaded)
     if errors:
         raise RuleValidationError(errors)
     return sorted(loaded, key=lambda r: r.effective_from)
@@ -76,6 +78,44 @@ def _duplicates(rule_sets: list[RuleSet], key: str, value) -> list[RuleError]:
     return errors
 
 
+def _experiment_errors(rule_sets: list[RuleSet]) -> list[RuleError]:
+    """Every experiment names a challenger file of this folder whose schemes exist in the champion."""
+    by_version = {r.version: r for r in rule_sets}
+    errors: list[RuleError] = []
+    for champion in rule_sets:
+        experiment = champion.experiment
+        if experiment is None:
+            continue
+
+        def error(message: str, champion: RuleSet = champion) -> None:
+            errors.append(
+                RuleError(
+                    f"experiment.challenger: {message}",
+                    file=display_path(champion.path),
+                    line=_key_line(champion.text, "  challenger"),
+                    col=1,
+                )
+            )
+
+        challenger = by_version.get(experiment.challenger)
+        if challenger is None:
+            known = ", ".join(sorted(r.version for r in rule_sets if r.role == "challenger")) or "none"
+            error(f"no rule file has version {experiment.challenger!r} (challenger versions here: {known})")
+        elif challenger.role != "challenger":
+            error(
+                f"version {experiment.challenger!r} ({display_path(challenger.path)}) is a champion file; "
+                "add `role: challenger` to it so it is only used through this experiment"
+            )
+        else:
+            for name, scheme in challenger.schemes.items():
+                mine = champion.schemes.get(name)
+                if mine is None:
+                    error(f"the challenger has scheme {name}, which this file does not have")
+                elif mine.entity != scheme.entity:
+                    error(f"scheme {name} segments {mine.entity} here but {scheme.entity} in the challenger")
+    return errors
+
+
 def _key_line(text: str, key: str) -> int:
     match = re.search(rf"^{re.escape(key)}\s*:", text, flags=re.MULTILINE)
     return text.count("\n", 0, match.start()) + 1 if match else 1
@@ -87,9 +127,12 @@ def active_version(rule_sets: Sequence[RuleSet], as_of: date) -> RuleSet:
         raise TypeError(f"as_of must be a date, not {type(as_of).__name__}")
     if not rule_sets:
         raise RuleError("no rule versions to choose from")
-    candidates = [r for r in rule_sets if r.effective_from <= as_of]
+    champions = [r for r in rule_sets if r.role == "champion"]
+    if not champions:
+        raise RuleError("no champion rule versions: every file is a challenger")
+    candidates = [r for r in champions if r.effective_from <= as_of]
     if not candidates:
-        earliest = min(rule_sets, key=lambda r: r.effective_from)
+        earliest = min(champions, key=lambda r: r.effective_from)
         raise RuleError(
             f"no rule version is in effect on {as_of.isoformat()}: the earliest, version {earliest.version!r}, "
             f"takes effect on {earliest.effective_from.isoformat()}",
@@ -103,3 +146,17 @@ def active_version(rule_sets: Sequence[RuleSet], as_of: date) -> RuleSet:
         names = " and ".join(display_path(r.path) for r in chosen)
         raise RuleError(f"{names} both take effect on {latest.isoformat()}; which one applies is ambiguous")
     return chosen[0]
+
+
+def challenger_for(rule_sets: Sequence[RuleSet], champion: RuleSet) -> RuleSet | None:
+    """The challenger version of ``champion``'s experiment (``load_rule_versions`` checked it exists)."""
+    if champion.experiment is None:
+        return None
+    for rule_set in rule_sets:
+        if rule_set.version == champion.experiment.challenger and rule_set.role == "challenger":
+            return rule_set
+    raise RuleError(
+        f"experiment {champion.experiment.name}: challenger version {champion.experiment.challenger!r} "
+        "is not among the loaded rule files",
+        file=display_path(champion.path),
+    )
