@@ -1,8 +1,10 @@
-"""The ``segments`` command: run the nightly job, validate rule files, make demo data."""
+"""The ``segments`` command: run the nightly job, check and compare rule versions, explain a customer's
+segment, write the audit and experiment reports, make demo data."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -39,9 +41,59 @@ def _parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="rule files").add_subparsers(
         dest="rules_command", required=True
     )
-    validate = rules.add_parser("validate", help="validate a rule file or every file in a folder")
+    validate = rules.add_parser(
+        "validate",
+        help="validate a rule file or every file in a folder, and lint them (shadowed rules, empty segments, ...)",
+    )
     validate.add_argument("path", nargs="?", type=Path, help="file or folder (default segment_rules/)")
+    validate.add_argument(
+        "--warehouse", type=Path, help="lint on this warehouse's features (default: the job's)"
+    )
+    validate.add_argument("--no-data", action="store_true", help="skip the checks on the current data")
+    validate.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     validate.set_defaults(handler=_rules_validate)
+    diff = rules.add_parser(
+        "diff", help="evaluate two rule versions on the current features and compare them (publishes nothing)"
+    )
+    diff.add_argument("old", help="rule file, or a version in the rules folder")
+    diff.add_argument("new", help="rule file, or a version in the rules folder")
+    diff.add_argument("--warehouse", type=Path, help="DuckDB warehouse file (default data/warehouse.duckdb)")
+    diff.add_argument("--rules", type=Path, help="rule files folder for versions (default segment_rules/)")
+    diff.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    diff.set_defaults(handler=_rules_diff)
+
+    explain = commands.add_parser(
+        "explain", help="why a customer (or contact) has its segment and next action, today or on a past date"
+    )
+    explain.add_argument("entity_id", metavar="CUSTOMER_ID", help="customer id (or contact id)")
+    explain.add_argument(
+        "--as-of", type=lambda s: parse_as_of(s, "--as-of"), help="YYYY-MM-DD (default: last run)"
+    )
+    explain.add_argument(
+        "--snapshot", type=Path, help="published snapshot file (default data/published/segments.duckdb)"
+    )
+    explain.add_argument("--format", choices=["text", "json"], default="text")
+    explain.set_defaults(handler=_explain)
+
+    report = commands.add_parser("report", help="reports for auditors and marketers").add_subparsers(
+        dest="report_command", required=True
+    )
+    audit = report.add_parser("rules", help="every rule version: author, dates, sha256, diffs, impact, sizes")
+    audit.add_argument("--out", type=Path, help="folder for rules_report.html and .md (default data/reports)")
+    audit.add_argument("--warehouse", type=Path, help="DuckDB warehouse file (default data/warehouse.duckdb)")
+    audit.set_defaults(handler=_report_rules)
+    experiment = report.add_parser("experiment", help="compare the arms of a champion/challenger experiment")
+    experiment.add_argument("name")
+    experiment.add_argument(
+        "--warehouse", type=Path, help="DuckDB warehouse file (default data/warehouse.duckdb)"
+    )
+    experiment.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    experiment.set_defaults(handler=_report_experiment)
+
+    runs = commands.add_parser("runs", help="the last runs: status, rule version and fingerprints")
+    runs.add_argument("--limit", type=int, default=10)
+    runs.add_argument("--warehouse", type=Path, help="DuckDB warehouse file (default data/warehouse.duckdb)")
+    runs.set_defaults(handler=_runs)
     schema = rules.add_parser(
         "schema", help="print the JSON Schema of a rule file (segment_rules/schema.json)"
     )
@@ -100,21 +152,153 @@ def _rules_validate(args: argparse.Namespace) -> int:
     from orchestration import features
     from orchestration.dbt_manifest import ensure_manifest
     from orchestration.rules import REQUIRED_SCHEMES, load_rule_file, load_rule_versions
+    from orchestration.rules.lint import lint_on_data, lint_static
 
     settings = Settings.from_env()
     target = args.path or settings.rules_dir
-    columns = features.flatten(features.catalogue_from_manifest(ensure_manifest()))
+    columns = features.entity_columns(features.catalogue_from_manifest(ensure_manifest()))
     if target.is_dir():
         rule_sets = load_rule_versions(target, columns, required_schemes=REQUIRED_SCHEMES)
     else:
         rule_sets = [load_rule_file(target, columns, required_schemes=REQUIRED_SCHEMES)]
     today = date.today()
+    findings = []
     for rules in rule_sets:
-        schemes = ", ".join(f"{name} ({len(s.rules)} rules + default)" for name, s in rules.schemes.items())
-        state = "future" if rules.effective_from > today else "effective"
+        schemes = ", ".join(
+            f"{name} ({s.entity}, {len(s.rules)} rules + default)" for name, s in rules.schemes.items()
+        )
+        if rules.role == "challenger":
+            state = "challenger"
+        else:
+            state = "future" if rules.effective_from > today else "effective"
         print(
             f"ok  {rules.path.name}: version {rules.version}, {state} from {rules.effective_from}; {schemes}"
         )
+        findings += lint_static(rules)
+    warehouse = args.warehouse or settings.warehouse
+    if args.no_data:
+        pass
+    elif not warehouse.exists():
+        print(
+            f"note: no warehouse at {warehouse}, so nothing was checked on data (run the job, or --warehouse)"
+        )
+    else:
+        with _read_warehouse(warehouse) as con:
+            sources = features.sources(features.catalogue_from_warehouse(con))
+            for rules in rule_sets:
+                findings += lint_on_data(con, rules, sources)
+    for finding in findings:
+        print(finding)
+    warnings = sum(f.severity == "warning" for f in findings)
+    if findings:
+        print(f"{warnings} warning(s), {len(findings) - warnings} note(s)")
+    return 1 if args.strict and warnings else 0
+
+
+@contextlib.contextmanager
+def _read_warehouse(path: Path):
+    """The warehouse, read-only; a clear error while the nightly job holds it."""
+    import duckdb
+
+    if not path.is_file():
+        raise SegmentsError(f"no DuckDB file at {path}: run `segments run` first, or pass its path")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as exc:
+        raise SegmentsError(
+            f"cannot open {path} read-only ({str(exc).splitlines()[0]}): a job is probably writing it; "
+            "try again when it has finished"
+        ) from None
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _resolve_rules(ref: str, folder: Path, columns):
+    """A rule file path, or a version (or file name) in ``folder``."""
+    from orchestration.rules import load_rule_file, load_rule_versions
+
+    path = Path(ref)
+    if path.is_file():
+        return load_rule_file(path, columns)
+    rule_sets = load_rule_versions(folder, columns)
+    for rule_set in rule_sets:
+        if ref in (rule_set.version, rule_set.path.name, rule_set.path.stem):
+            return rule_set
+    known = ", ".join(r.version for r in rule_sets)
+    raise SegmentsError(f"{ref!r} is neither a rule file nor a version in {folder} (versions: {known})")
+
+
+def _rules_diff(args: argparse.Namespace) -> int:
+    from orchestration import features
+    from orchestration.rules.diff import diff_rule_sets, render
+
+    settings = Settings.from_env()
+    warehouse = args.warehouse or settings.warehouse
+    folder = args.rules or settings.rules_dir
+    with _read_warehouse(warehouse) as con:
+        tables = features.catalogue_from_warehouse(con)
+        columns = features.entity_columns(tables)
+        old, new = _resolve_rules(args.old, folder, columns), _resolve_rules(args.new, folder, columns)
+        as_of = (
+            con.execute("select max(as_of_date) from marts.customer_features").fetchone()[0] or date.today()
+        )
+        diff = diff_rule_sets(con, old, new, features.sources(tables), as_of=as_of)
+    print(render(diff, args.format), end="")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from orchestration import features
+    from orchestration.dbt_manifest import ensure_manifest
+    from orchestration.explain import explain, render
+
+    types = features.entity_columns(features.catalogue_from_manifest(ensure_manifest()))
+    with _read_warehouse(args.snapshot or Settings.from_env().published_segments) as con:
+        explanations = explain(con, args.entity_id, args.as_of, column_types=types)
+    print(render(explanations, args.format), end="")
+    return 0
+
+
+def _report_rules(args: argparse.Namespace) -> int:
+    from orchestration.reports.rules_audit import write_rules_report
+
+    settings = Settings.from_env()
+    out = args.out or settings.data_dir / "reports"
+    with _read_warehouse(args.warehouse or settings.warehouse) as con:
+        html, markdown = write_rules_report(con, out)
+    print(f"wrote {html}\nwrote {markdown}")
+    return 0
+
+
+def _report_experiment(args: argparse.Namespace) -> int:
+    from orchestration.reports.experiment import experiment_report, render
+
+    settings = Settings.from_env()
+    with _read_warehouse(args.warehouse or settings.warehouse) as con:
+        try:
+            report = experiment_report(con, args.name)
+        except LookupError as exc:
+            raise SegmentsError(str(exc).strip("'\"")) from None
+    print(render(report, args.format), end="")
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    with _read_warehouse(args.warehouse or settings.warehouse) as con:
+        rows = con.execute(
+            """select run_id, as_of, status, rule_version, coalesce(challenger_version, ''),
+                      coalesce(output_fingerprint, ''), coalesce(input_fingerprint, ''), coalesce(failure, '')
+               from segments.runs order by coalesce(finished_at, published_at) desc nulls last limit ?""",
+            [args.limit],
+        ).fetchall()
+    print(f"{'run':<36}  {'as of':<10}  {'status':<9}  {'rules':<12}  output fp    input fp")
+    for run_id, as_of, status, version, challenger, out_fp, in_fp, failure in rows:
+        rules = version + (f"+{challenger}" if challenger else "") if version else "-"
+        line = f"{run_id:<36}  {as_of!s:<10}  {status:<9}  {rules:<12}  {out_fp[:12]:<12} {in_fp[:12]}"
+        print(line + (f"  {failure}" if failure else ""))
     return 0
 
 

@@ -8,6 +8,7 @@ from orchestration.assets.ingest import raw_assets
 from orchestration.assets.quality import quality_checks
 from orchestration.assets.segments import published_customer_segments, staged_customer_segments
 from orchestration.assets.transform import dbt_models, dbt_resource
+from orchestration.runner import record_failure
 from orchestration.settings import AS_OF_TAG, PROGRESS_LOGGER, Settings
 
 # DuckDB allows one writing process and dbt runs as a subprocess: steps run one at a time, in process.
@@ -33,6 +34,24 @@ def nightly_segmentation_schedule(context: dg.ScheduleEvaluationContext) -> dg.R
     return dg.RunRequest(run_key=as_of, tags={AS_OF_TAG: as_of})
 
 
+@dg.run_failure_sensor(
+    monitored_jobs=[nightly_segmentation],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Records a failed scheduled run in segments.runs (status 'failed' and why).",
+)
+def record_failed_runs(context: dg.RunFailureSensorContext) -> None:
+    run = context.dagster_run
+    settings = Settings.from_env()
+    record = context.instance.get_run_record_by_id(run.run_id)
+    record_failure(
+        settings,
+        run_id=run.run_id,
+        as_of=settings.resolve_as_of(run.tags),
+        failure=context.failure_event.message or "the run failed",
+        started_at=record.start_time if record else None,
+    )
+
+
 @dg.logger(
     description="Hands step events and log lines to whoever listens on the 'segments.progress' "
     "Python logger (the CLI prints them as progress); silent otherwise."
@@ -49,6 +68,7 @@ defs = dg.Definitions(
     asset_checks=quality_checks,
     jobs=[nightly_segmentation],
     schedules=[nightly_segmentation_schedule],
+    sensors=[record_failed_runs],
     resources={"dbt": dbt_resource},
     executor=dg.in_process_executor,
     loggers={"progress": progress_logger, "console": dg.colored_console_logger},

@@ -1,7 +1,12 @@
-"""The columns rule expressions may use: customer_features, then customer_behaviour, then dim_customers.
+"""The columns rule expressions may use, per entity level, and the queries that feed the rule engine.
 
-A column present in several of these tables is taken from the first. The catalogue comes from the
-warehouse at run time and from dbt's manifest (the enforced contracts) when validating rules offline.
+- ``customer`` (the buying unit: a B2B account, a B2C person or a guest): customer_features, then
+  customer_behaviour, then dim_customers; a column present in several of these tables is taken from the first.
+- ``account``: the same columns, B2B accounts only.
+- ``contact``: contact_features, one row per person in the CRM (B2C customers and the contacts at accounts).
+
+The catalogue comes from the warehouse at run time and from dbt's manifest (the enforced contracts) when
+validating rules offline.
 """
 
 from __future__ import annotations
@@ -13,11 +18,15 @@ import duckdb
 
 from orchestration.warehouse import quote_ident
 
-FEATURE_TABLES = ("customer_features", "customer_behaviour", "dim_customers")
+CUSTOMER_TABLES = ("customer_features", "customer_behaviour", "dim_customers")
+CONTACT_TABLE = "contact_features"
+FEATURE_TABLES = (*CUSTOMER_TABLES, CONTACT_TABLE)
 SCHEMA = "marts"
+ENTITY_KEYS = {"customer": "customer_id", "account": "customer_id", "contact": "contact_id"}
 
 
 def catalogue_from_warehouse(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    """``{table: {column: type}}`` of the feature tables in the warehouse."""
     rows = con.execute(
         """select table_name, column_name, data_type from information_schema.columns
            where table_schema = ? and table_name in (select unnest(?::varchar[]))
@@ -48,19 +57,26 @@ def catalogue_from_manifest(manifest: Path) -> dict[str, dict[str, str]]:
 
 
 def flatten(tables: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The customer-level columns: customer_features, then customer_behaviour, then dim_customers."""
     columns: dict[str, str] = {}
-    for table in FEATURE_TABLES:
+    for table in CUSTOMER_TABLES:
         for name, data_type in tables[table].items():
             columns.setdefault(name, data_type)
     return columns
 
 
+def entity_columns(tables: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """``{entity: {column: type}}`` for the rule loader."""
+    customer = flatten(tables)
+    return {"customer": customer, "account": dict(customer), "contact": dict(tables[CONTACT_TABLE])}
+
+
 def source_sql(tables: dict[str, dict[str, str]]) -> str:
-    """One row per customer with every feature column, for the rule engine."""
-    aliases = dict(zip(FEATURE_TABLES, ("f", "b", "d"), strict=True))
+    """One row per customer with every customer-level feature column."""
+    aliases = dict(zip(CUSTOMER_TABLES, ("f", "b", "d"), strict=True))
     seen: set[str] = set()
     select = []
-    for table in FEATURE_TABLES:
+    for table in CUSTOMER_TABLES:
         for name in tables[table]:
             if name not in seen:
                 seen.add(name)
@@ -72,4 +88,18 @@ def source_sql(tables: dict[str, dict[str, str]]) -> str:
     )
 
 
-CUSTOMERS_SQL = f"select customer_id from {SCHEMA}.dim_customers"
+def sources(tables: dict[str, dict[str, str]]) -> dict[str, str]:
+    """``{entity: query}`` for the rule engine: ``entity_id``, ``customer_id`` and every feature column."""
+    customers = source_sql(tables)
+    return {
+        "customer": f"select customer_id as entity_id, * from ({customers})",
+        "account": f"select customer_id as entity_id, * from ({customers}) where customer_type = 'b2b'",
+        "contact": f"select contact_id as entity_id, * from {SCHEMA}.{CONTACT_TABLE}",
+    }
+
+
+ENTITIES_SQL = {
+    "customer": f"select customer_id as entity_id from {SCHEMA}.dim_customers",
+    "account": f"select customer_id as entity_id from {SCHEMA}.dim_customers where customer_type = 'b2b'",
+    "contact": f"select contact_id as entity_id from {SCHEMA}.{CONTACT_TABLE}",
+}

@@ -11,7 +11,11 @@ A reader of the warehouse sees the previous run or the new one, never a mix; a r
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,49 +27,93 @@ from orchestration.warehouse import quote_literal
 
 STAGED = "segments_staging.customer_segments"
 
-# The published contract. Marketing tools and auditors depend on these names and types.
-DDL = {
-    # No primary key: (customer_id, scheme) is unique by the audit before publishing, and an index on
-    # millions of text keys would cost more than the audit.
+# The published contract. Marketing tools and auditors depend on these names and types. Columns are only ever
+# appended (a warehouse made by an older release gets them with ALTER TABLE), never renamed or reordered.
+# "key" columns are NOT NULL in a new warehouse; columns added later are nullable in a migrated one.
+DDL: dict[str, str] = {
+    # One row per segmented entity and scheme. No primary key: (scheme, entity_id) is unique by the audit
+    # before publishing, and an index on millions of text keys would cost more than the audit.
+    # customer_id is the buying unit (for a contact: its account, or the person itself for B2C);
+    # entity/entity_id is what the scheme segments (customer, account or contact).
+    # evidence: JSON of the values of every column the scheme's rules read, for this entity in this run.
     "segments.customer_segments": """
         customer_id varchar not null, scheme varchar not null, segment varchar not null,
         rule_id varchar not null, next_action varchar not null, action_channel varchar not null,
         action_owner varchar not null, action_priority integer not null, rule_version varchar not null,
         rules_sha256 varchar not null, run_id varchar not null, as_of date not null,
-        assigned_at timestamp not null""",
+        assigned_at timestamp not null, entity varchar not null, entity_id varchar not null,
+        experiment varchar, arm varchar not null, evidence varchar""",
+    # Every rule version the job has seen in the rules folder (validated), used or not yet (first_used_*
+    # NULL: e.g. a file whose effective_from is still in the future). role: champion | challenger.
     "segments.rule_versions": """
         rule_version varchar not null, rules_sha256 varchar not null, file_name varchar not null,
         file_text varchar not null, effective_from date not null, author varchar, description varchar,
-        first_used_run_id varchar not null, recorded_at timestamp not null,
+        first_used_run_id varchar, recorded_at timestamp not null, role varchar not null,
+        first_used_as_of date,
         primary key (rule_version)""",
-    # Append-only: a row each time a customer's assignment in a scheme changes (segment NULL: the customer
-    # left the customer base). The view segment_history adds valid_to.
+    # Append-only: a row each time an entity's assignment in a scheme changes (segment NULL: it left the
+    # base). The view segment_history adds valid_to. evidence: the values the rules saw at valid_from.
     "segments.segment_history_entries": """
         customer_id varchar not null, scheme varchar not null, segment varchar, rule_id varchar,
         next_action varchar, action_channel varchar, rule_version varchar not null,
         rules_sha256 varchar not null, valid_from date not null, run_id varchar not null,
-        recorded_at timestamp not null""",
+        recorded_at timestamp not null, entity varchar not null, entity_id varchar not null,
+        experiment varchar, arm varchar, evidence varchar""",
     "segments.segment_changes": """
         run_id varchar not null, as_of date not null, customer_id varchar not null, scheme varchar not null,
         change varchar not null, from_segment varchar, to_segment varchar, rule_version varchar not null,
-        recorded_at timestamp not null""",
+        recorded_at timestamp not null, entity varchar not null, entity_id varchar not null""",
+    # One row per published run (and per failed run: status 'failed', with the reason).
+    # input_fingerprint: sha256 over the loaded landing files' sha256s; output_fingerprint: order-independent
+    # hash of the published assignments without run id and timestamps (same inputs + version -> same value).
+    # rows_per_scheme: JSON {scheme: rows}.
     "segments.runs": """
-        run_id varchar not null primary key, as_of date not null, rule_version varchar not null,
-        rules_sha256 varchar not null, customers bigint not null, assignments bigint not null,
-        status varchar not null, published_at timestamp not null""",
+        run_id varchar not null primary key, as_of date not null, rule_version varchar,
+        rules_sha256 varchar, customers bigint, assignments bigint,
+        status varchar not null, published_at timestamp, input_fingerprint varchar,
+        output_fingerprint varchar, started_at timestamp, finished_at timestamp, rows_per_scheme varchar,
+        experiment varchar, challenger_version varchar, failure varchar""",
+    # Segment sizes of every published run (for sizes over time).
+    "segments.segment_sizes": """
+        run_id varchar not null, as_of date not null, scheme varchar not null, entity varchar not null,
+        segment varchar not null, arm varchar not null, entities bigint not null""",
+    # The measured impact of a rule version at its first use: on that run's data, the previous version's
+    # segment (from_segment) against the new one's (to_segment), per scheme. NULL: scheme absent in one.
+    "segments.rule_version_impact": """
+        rule_version varchar not null, previous_version varchar not null, run_id varchar not null,
+        as_of date not null, scheme varchar not null, from_segment varchar, to_segment varchar,
+        entities bigint not null""",
+    # Which arm of an experiment each customer is in, from the first run that assigned it (arms are a hash of
+    # customer id and salt, so they never change; this records since when).
+    "segments.experiment_assignments": """
+        experiment varchar not null, customer_id varchar not null, arm varchar not null,
+        first_run_id varchar not null, first_as_of date not null,
+        primary key (experiment, customer_id)""",
 }
 
 HISTORY_VIEW = """
 create or replace view segments.segment_history as
 select customer_id, scheme, segment, rule_id, next_action, action_channel, rule_version, rules_sha256,
        valid_from,
-       lead(valid_from) over (partition by customer_id, scheme order by valid_from, recorded_at) as valid_to,
-       run_id, recorded_at
+       lead(valid_from) over (partition by scheme, entity_id order by valid_from, recorded_at) as valid_to,
+       run_id, recorded_at, entity, entity_id, experiment, arm, evidence
 from segments.segment_history_entries
 """
 
 # Columns whose change makes a new history entry.
-TRACKED = ("segment", "rule_id", "next_action", "action_channel", "rule_version")
+TRACKED = ("segment", "rule_id", "next_action", "action_channel", "rule_version", "arm")
+# What the output fingerprint covers: everything a reader acts on, not run id, timestamps or evidence.
+FINGERPRINTED = (
+    "entity", "entity_id", "customer_id", "scheme", "segment", "rule_id", "next_action", "action_channel",
+    "action_owner", "action_priority", "rule_version", "rules_sha256", "experiment", "arm", "as_of",
+)  # fmt: skip
+# Values for rows written before a column existed (a warehouse made by an older release).
+BACKFILL = {
+    "segments.customer_segments": {"entity": "'customer'", "entity_id": "customer_id", "arm": "'champion'"},
+    "segments.segment_history_entries": {"entity": "'customer'", "entity_id": "customer_id"},
+    "segments.segment_changes": {"entity": "'customer'", "entity_id": "customer_id"},
+    "segments.rule_versions": {"role": "'champion'"},
+}
 
 
 @dataclass(frozen=True)
@@ -77,6 +125,7 @@ class RuleVersionInfo:
     effective_from: date
     author: str | None
     description: str | None
+    role: str = "champion"
 
 
 @dataclass(frozen=True)
@@ -88,13 +137,43 @@ class PublishResult:
     changes: int
     history_entries: int
     snapshot: Path
+    output_fingerprint: str
+    input_fingerprint: str | None
+
+
+def _columns(ddl: str) -> list[tuple[str, str, bool]]:
+    """(name, type, not null) of a DDL column list (constraints like ``primary key (..)`` skipped)."""
+    columns = []
+    for part in re.split(r",(?![^()]*\))", ddl):
+        words = part.split()
+        if not words or words[0] == "primary":
+            continue
+        columns.append((words[0], words[1], "not null" in part))
+    return columns
 
 
 def ensure_contract(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the published tables, or bring those of an older release up to the contract."""
     con.execute("create schema if not exists segments")
     con.execute("create schema if not exists segments_staging")
-    for table, columns in DDL.items():
-        con.execute(f"create table if not exists {table} ({columns})")
+    for table, ddl in DDL.items():
+        con.execute(f"create table if not exists {table} ({ddl})")
+        schema, name = table.split(".")
+        existing = dict(
+            con.execute(
+                "select column_name, is_nullable from information_schema.columns "
+                "where table_schema = ? and table_name = ?",
+                [schema, name],
+            ).fetchall()
+        )
+        for column, type_, not_null in _columns(ddl):
+            if column not in existing:
+                con.execute(f"alter table {table} add column {column} {type_}")
+                fill = BACKFILL.get(table, {}).get(column)
+                if fill:
+                    con.execute(f"update {table} set {column} = {fill} where {column} is null")
+            elif not not_null and existing[column] == "NO":
+                con.execute(f"alter table {table} alter column {column} drop not null")
     con.execute(HISTORY_VIEW)
 
 
@@ -105,7 +184,7 @@ def check_rule_version_unchanged(con: duckdb.DuckDBPyConnection, rules: RuleVers
         "select rules_sha256, first_used_run_id from segments.rule_versions where rule_version = ?",
         [rules.version],
     ).fetchone()
-    if row and row[0] != rules.sha256:
+    if row and row[1] is not None and row[0] != rules.sha256:
         raise PublishError(
             f"{rules.file_name}: rule version {rules.version} was already used (run {row[1]}) with sha256 "
             f"{row[0][:12]}…, but the file now hashes to {rules.sha256[:12]}…; published versions are "
@@ -113,39 +192,76 @@ def check_rule_version_unchanged(con: duckdb.DuckDBPyConnection, rules: RuleVers
         )
 
 
-def audit_staged(
-    con: duckdb.DuckDBPyConnection, *, customers_sql: str, schemes: list[str], run_id: str
-) -> list[str]:
-    """Problems with the staged assignments; empty means they may be published."""
+def audit_staged(con: duckdb.DuckDBPyConnection, *, expected: dict[str, str], run_id: str) -> list[str]:
+    """Problems with the staged assignments; empty means they may be published.
+
+    ``expected`` maps every scheme to a query returning the ``entity_id`` of each entity it must cover.
+    """
     problems = []
-    expected = con.execute(f"select count(*) from ({customers_sql})").fetchone()[0]
-    for scheme in schemes:
+    for scheme, entities_sql in expected.items():
         rows, distinct = con.execute(
-            f"select count(*), count(distinct customer_id) from {STAGED} where scheme = ?", [scheme]
+            f"select count(*), count(distinct entity_id) from {STAGED} where scheme = ?", [scheme]
         ).fetchone()
         if rows != distinct:
-            problems.append(f"scheme {scheme}: {rows - distinct:,} customers have more than one row")
-        missing = con.execute(
-            f"select count(*) from ({customers_sql}) c where not exists "
-            f"(select 1 from {STAGED} s where s.customer_id = c.customer_id and s.scheme = ?)",
+            problems.append(f"scheme {scheme}: {rows - distinct:,} entities have more than one row")
+        wanted, missing = con.execute(
+            f"""select count(*), count(*) filter (where not exists
+                (select 1 from {STAGED} s where s.entity_id = c.entity_id and s.scheme = ?))
+                from ({entities_sql}) c""",
             [scheme],
-        ).fetchone()[0]
+        ).fetchone()
         if missing:
-            problems.append(f"scheme {scheme}: {missing:,} of {expected:,} customers have no segment")
+            problems.append(f"scheme {scheme}: {missing:,} of {wanted:,} entities have no segment")
+        extra = rows - (wanted - missing) if rows == distinct else 0
+        if extra > 0:
+            problems.append(f"scheme {scheme}: {extra:,} rows for entities that are not in its source")
     unknown = con.execute(
-        f"select distinct scheme from {STAGED} where scheme not in (select unnest(?::varchar[]))", [schemes]
+        f"select distinct scheme from {STAGED} where scheme not in (select unnest(?::varchar[]))",
+        [list(expected)],
     ).fetchall()
     if unknown:
         problems.append(f"unexpected schemes: {', '.join(r[0] for r in unknown)}")
     nulls = con.execute(
         f"""select count(*) from {STAGED} where segment is null or rule_id is null or next_action is null
             or action_channel is null or action_owner is null or rule_version is null or rules_sha256 is null
+            or entity is null or entity_id is null or customer_id is null or arm is null
             or run_id is distinct from ?""",
         [run_id],
     ).fetchone()[0]
     if nulls:
         problems.append(f"{nulls:,} rows lack a segment, next action or provenance for run {run_id}")
     return problems
+
+
+def output_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """Order-independent sha256 of an assignments table (the columns of :data:`FINGERPRINTED`).
+
+    Each row is hashed (md5 of its values joined by a unit separator); the sum of the first 64 bits of the
+    row hashes and the row count are hashed again. Same rows, in any order -> same value.
+    """
+    row = (
+        "concat_ws(chr(31), "
+        + ", ".join(f"coalesce(cast({c} as varchar), chr(0))" for c in FINGERPRINTED)
+        + ")"
+    )
+    count, total = con.execute(
+        f"select count(*), coalesce(sum(cast(cast('0x' || substr(md5({row}), 1, 16) as ubigint) as hugeint)), 0) "
+        f"from {table}"
+    ).fetchone()
+    return hashlib.sha256(f"{count}:{total}".encode()).hexdigest()
+
+
+def input_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    """sha256 over the sha256 of the landing file each raw table was last loaded from (None: no loads table)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_loads'"
+    ).fetchone()[0]
+    if not exists:
+        return None
+    rows = con.execute(
+        "select entity, arg_max(sha256, loaded_at) from raw._loads group by entity order by entity"
+    ).fetchall()
+    return hashlib.sha256("".join(f"{e}:{h}\n" for e, h in rows).encode()).hexdigest()
 
 
 def publish(
@@ -156,65 +272,84 @@ def publish(
     rules: RuleVersionInfo,
     snapshot_path: Path,
     published_at: datetime,
+    seen_versions: Sequence[RuleVersionInfo] = (),
+    challenger: RuleVersionInfo | None = None,
+    experiment: str | None = None,
+    impact_table: str | None = None,
+    started_at: datetime | None = None,
 ) -> PublishResult:
+    """Swap the staged assignments in, in ONE transaction with history, changes, rule versions, sizes, the
+    version's measured impact (``impact_table``, staged by the caller) and the run record; then the snapshot.
+
+    ``seen_versions``: every valid rule file of the folder (recorded, used or not); ``rules`` is the champion
+    used, ``challenger`` the challenger of its ``experiment``.
+    """
     ensure_contract(con)
-    last = con.execute("select max(as_of) from segments.runs").fetchone()[0]
+    last = con.execute("select max(as_of) from segments.runs where status = 'published'").fetchone()[0]
     if last is not None and as_of < last:
         raise PublishError(
             f"as-of {as_of} is before the last published as-of {last}; history is append-only, "
             f"so runs must move forward in time"
         )
+    fingerprint = output_fingerprint(con, STAGED)
+    inputs = input_fingerprint(con)
+    rows_per_scheme = json.dumps(
+        dict(
+            con.execute(f"select scheme, count(*) from {STAGED} group by scheme order by scheme").fetchall()
+        ),
+        sort_keys=True,
+    )
+    key = "scheme, entity_id"
     tracked_differs = " or ".join(f"s.{c} is distinct from h.{c}" for c in TRACKED)
     con.execute("begin transaction")
     try:
         changes = con.execute(
             f"""insert into segments.segment_changes
             select ?, ?, coalesce(s.customer_id, p.customer_id), coalesce(s.scheme, p.scheme),
-                   case when p.customer_id is null then 'entered'
-                        when s.customer_id is null then 'left'
+                   case when p.entity_id is null then 'entered'
+                        when s.entity_id is null then 'left'
                         else 'moved' end,
-                   p.segment, s.segment, ?, ?
+                   p.segment, s.segment, ?, ?, coalesce(s.entity, p.entity), coalesce(s.entity_id, p.entity_id)
             from {STAGED} s
-            full outer join segments.customer_segments p using (customer_id, scheme)
+            full outer join segments.customer_segments p using ({key})
             where s.segment is distinct from p.segment""",
             [run_id, as_of, rules.version, published_at],
         ).fetchone()[0]
-        latest = """(select * from segments.segment_history_entries
-                     qualify row_number() over (partition by customer_id, scheme
+        latest = f"""(select * from segments.segment_history_entries
+                     qualify row_number() over (partition by {key}
                                                 order by valid_from desc, recorded_at desc) = 1)"""
         entered = con.execute(
             f"""insert into segments.segment_history_entries
             select s.customer_id, s.scheme, s.segment, s.rule_id, s.next_action, s.action_channel,
-                   s.rule_version, s.rules_sha256, ?, ?, ?
-            from {STAGED} s left join {latest} h using (customer_id, scheme)
-            where h.customer_id is null or {tracked_differs}""",
+                   s.rule_version, s.rules_sha256, ?, ?, ?, s.entity, s.entity_id, s.experiment, s.arm,
+                   s.evidence
+            from {STAGED} s left join {latest} h using ({key})
+            where h.entity_id is null or {tracked_differs}""",
             [as_of, run_id, published_at],
         ).fetchone()[0]
         departed = con.execute(
             f"""insert into segments.segment_history_entries
-            select h.customer_id, h.scheme, null, null, null, null, ?, ?, ?, ?, ?
+            select h.customer_id, h.scheme, null, null, null, null, ?, ?, ?, ?, ?, h.entity, h.entity_id,
+                   null, null, null
             from {latest} h
             where h.segment is not null and not exists
-                (select 1 from {STAGED} s where s.customer_id = h.customer_id and s.scheme = h.scheme)""",
+                (select 1 from {STAGED} s where s.entity_id = h.entity_id and s.scheme = h.scheme)""",
             [rules.version, rules.sha256, as_of, run_id, published_at],
         ).fetchone()[0]
-        con.execute(
-            """insert into segments.rule_versions
-            select ?, ?, ?, ?, ?, ?, ?, ?, ? where not exists
-                (select 1 from segments.rule_versions where rule_version = ?)""",
-            [
-                rules.version,
-                rules.sha256,
-                rules.file_name,
-                rules.text,
-                rules.effective_from,
-                rules.author,
-                rules.description,
-                run_id,
-                published_at,
-                rules.version,
-            ],
-        )
+        _record_versions(con, [*seen_versions, rules, *([challenger] if challenger else [])], published_at)
+        for used in [rules, *([challenger] if challenger else [])]:
+            con.execute(
+                """update segments.rule_versions set first_used_run_id = ?, first_used_as_of = ?
+                   where rule_version = ? and first_used_run_id is null""",
+                [run_id, as_of, used.version],
+            )
+        if impact_table:
+            con.execute(
+                f"""insert into segments.rule_version_impact
+                select ?, previous_version, ?, ?, scheme, from_segment, to_segment, entities from {impact_table}
+                where not exists (select 1 from segments.rule_version_impact where rule_version = ?)""",
+                [rules.version, run_id, as_of, rules.version],
+            )
         con.execute("delete from segments.customer_segments")
         assignments = con.execute(
             f"insert into segments.customer_segments select * from {STAGED}"
@@ -223,15 +358,82 @@ def publish(
             "select count(distinct customer_id) from segments.customer_segments"
         ).fetchone()[0]
         con.execute(
-            "insert into segments.runs values (?, ?, ?, ?, ?, ?, 'published', ?)",
-            [run_id, as_of, rules.version, rules.sha256, customers, assignments, published_at],
+            """insert into segments.segment_sizes
+            select ?, ?, scheme, entity, segment, arm, count(*) from segments.customer_segments group by all""",
+            [run_id, as_of],
         )
+        if experiment:
+            con.execute(
+                """insert into segments.experiment_assignments
+                select distinct ?, customer_id, arm, ?, ? from segments.customer_segments s
+                where experiment = ? and not exists (select 1 from segments.experiment_assignments a
+                    where a.experiment = ? and a.customer_id = s.customer_id)""",
+                [experiment, run_id, as_of, experiment, experiment],
+            )
+        con.execute(
+            f"""insert into segments.runs ({RUN_COLUMNS})
+            values (?, ?, ?, ?, ?, ?, 'published', ?, ?, ?, ?, ?, ?, ?, ?, null)""",
+            [
+                run_id, as_of, rules.version, rules.sha256, customers, assignments, published_at, inputs,
+                fingerprint, started_at, published_at, rows_per_scheme, experiment,
+                challenger.version if challenger else None,
+            ],
+        )  # fmt: skip
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     export_snapshot(con, snapshot_path, run_id=run_id)
-    return PublishResult(run_id, as_of, assignments, customers, changes, entered + departed, snapshot_path)
+    return PublishResult(
+        run_id, as_of, assignments, customers, changes, entered + departed, snapshot_path, fingerprint, inputs
+    )
+
+
+RUN_COLUMNS = (
+    "run_id, as_of, rule_version, rules_sha256, customers, assignments, status, published_at, "
+    "input_fingerprint, output_fingerprint, started_at, finished_at, rows_per_scheme, experiment, "
+    "challenger_version, failure"
+)
+
+
+def _record_versions(con: duckdb.DuckDBPyConnection, versions: list[RuleVersionInfo], now: datetime) -> None:
+    """Record every rule version seen; a version not used yet may still change (its row follows the file)."""
+    for info in {v.version: v for v in versions}.values():
+        con.execute(
+            """delete from segments.rule_versions
+               where rule_version = ? and first_used_run_id is null and rules_sha256 <> ?""",
+            [info.version, info.sha256],
+        )
+        con.execute(
+            """insert into segments.rule_versions
+            (rule_version, rules_sha256, file_name, file_text, effective_from, author, description,
+             first_used_run_id, recorded_at, role, first_used_as_of)
+            select ?, ?, ?, ?, ?, ?, ?, null, ?, ?, null
+            where not exists (select 1 from segments.rule_versions where rule_version = ?)""",
+            [
+                info.version, info.sha256, info.file_name, info.text, info.effective_from, info.author,
+                info.description, now, info.role, info.version,
+            ],
+        )  # fmt: skip
+
+
+def record_failed_run(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    as_of: date,
+    failure: str,
+    started_at: datetime | None,
+    finished_at: datetime,
+) -> None:
+    """Keep a failed run in ``segments.runs`` (status 'failed' and why); published data is not touched."""
+    ensure_contract(con)
+    con.execute(
+        f"""insert into segments.runs ({RUN_COLUMNS})
+        select ?, ?, null, null, null, null, 'failed', null, ?, null, ?, ?, null, null, null, ?
+        where not exists (select 1 from segments.runs where run_id = ?)""",
+        [run_id, as_of, input_fingerprint(con), started_at, finished_at, failure, run_id],
+    )
 
 
 def segment_sizes(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str, int, float]]:
@@ -251,7 +453,16 @@ def next_actions(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, 
     ).fetchall()
 
 
-SNAPSHOT_TABLES = ("customer_segments", "rule_versions", "segment_history", "segment_changes", "runs")
+SNAPSHOT_TABLES = (
+    "customer_segments",
+    "rule_versions",
+    "segment_history",
+    "segment_changes",
+    "runs",
+    "segment_sizes",
+    "rule_version_impact",
+    "experiment_assignments",
+)
 
 
 def export_snapshot(con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str) -> None:

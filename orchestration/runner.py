@@ -8,13 +8,14 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import dagster as dg
 import duckdb
 
-from orchestration.publish import next_actions, segment_sizes
+from orchestration.publish import next_actions, record_failed_run, segment_sizes
 from orchestration.settings import AS_OF_TAG, PROGRESS_LOGGER, Settings
+from orchestration.warehouse import connect
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,36 @@ def run_job(*, as_of: date, progress: Callable[[str], None] | None = None) -> Ru
         for e in result.all_events
         if e.event_type_value == "STEP_SUCCESS" and e.step_key
     }
-    return RunOutcome(result.success, result.run_id, None if result.success else _failure(result), steps)
+    failure = None if result.success else _failure(result)
+    if failure:
+        record = instance.get_run_record_by_id(result.run_id)
+        record_failure(
+            Settings.from_env(),
+            run_id=result.run_id,
+            as_of=as_of,
+            failure=failure,
+            started_at=record.start_time if record else None,
+        )
+    return RunOutcome(result.success, result.run_id, failure, steps)
+
+
+def record_failure(
+    settings: Settings, *, run_id: str, as_of: date, failure: str, started_at: float | None
+) -> None:
+    """Keep a failed run in ``segments.runs``; never raises (the run's own error is what matters)."""
+    started = datetime.fromtimestamp(started_at) if started_at else None
+    try:
+        with connect(settings) as con:
+            record_failed_run(
+                con,
+                run_id=run_id,
+                as_of=as_of,
+                failure=failure,
+                started_at=started,
+                finished_at=datetime.now(),
+            )
+    except (duckdb.Error, OSError) as exc:  # e.g. the warehouse is locked by another process
+        logging.getLogger(__name__).warning(f"could not record failed run {run_id}: {exc}")
 
 
 # "orchestration.errors.IngestError: " or "_duckdb.BinderException: " in front of the message says nothing to a user

@@ -1,9 +1,12 @@
 """Group ``segments``: evaluate the active rule version (write + audit), then publish atomically."""
 
+import tempfile
 from dataclasses import astuple
-from datetime import datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from orchestration import features
 from orchestration.assets.transform import mart_key
@@ -17,20 +20,45 @@ from orchestration.publish import (
     publish,
     segment_sizes,
 )
-from orchestration.rules import REQUIRED_SCHEMES, active_version, assign_segments, load_rule_versions
+from orchestration.rules import (
+    REQUIRED_SCHEMES,
+    RuleSet,
+    active_version,
+    assign_segments,
+    challenger_for,
+    load_rule_file,
+    load_rule_versions,
+)
+from orchestration.rules.diff import diff_rule_sets
 from orchestration.settings import Settings
 from orchestration.warehouse import connect
 
 STAGED_KEY = dg.AssetKey(["segments_staging", "customer_segments"])
 PUBLISHED_KEY = dg.AssetKey(["segments", "customer_segments"])
-STAGED_RULES = "segments_staging.rule_version"
+STAGED_RULES = (
+    "segments_staging.rule_versions"  # every valid version in the folder; used_as: champion/challenger
+)
+STAGED_IMPACT = "segments_staging.rule_version_impact"  # the champion vs the last published version, if new
+
+
+def version_info(rule_set: RuleSet) -> RuleVersionInfo:
+    return RuleVersionInfo(
+        version=rule_set.version,
+        sha256=rule_set.sha256,
+        file_name=rule_set.path.name,
+        text=rule_set.text,
+        effective_from=rule_set.effective_from,
+        author=rule_set.author,
+        description=rule_set.description,
+        role=rule_set.role,
+    )
 
 
 @dg.asset(
     key=STAGED_KEY,
     deps=[mart_key(t) for t in features.FEATURE_TABLES],
     group_name="segments",
-    description="This run's segment and next action per customer and scheme, not yet visible to readers.",
+    description="This run's segment and next action per entity and scheme, not yet visible to readers.",
     kinds={"duckdb"},
     check_specs=[dg.AssetCheckSpec("assignments_complete", asset=STAGED_KEY, blocking=True)],
 )
@@ -40,56 +68,122 @@ def staged_customer_segments(context: dg.AssetExecutionContext):
     with connect(settings) as con:
         tables = features.catalogue_from_warehouse(con)
         rule_sets = load_rule_versions(
-            settings.rules_dir, features.flatten(tables), required_schemes=REQUIRED_SCHEMES
+            settings.rules_dir, features.entity_columns(tables), required_schemes=REQUIRED_SCHEMES
         )
         rules = active_version(rule_sets, as_of)
-        info = RuleVersionInfo(
-            version=rules.version,
-            sha256=rules.sha256,
-            file_name=rules.path.name,
-            text=rules.text,
-            effective_from=rules.effective_from,
-            author=rules.author,
-            description=rules.description,
-        )
-        check_rule_version_unchanged(con, info)
+        challenger = challenger_for(rule_sets, rules)
+        for rule_set in rule_sets:  # a version once used is immutable, even when it is no longer in force
+            check_rule_version_unchanged(con, version_info(rule_set))
         ensure_contract(con)
-        context.log.info(f"rule version {rules.version} ({rules.path.name}) as of {as_of}")
+        experiment = f", experiment {rules.experiment.name}" if rules.experiment else ""
+        context.log.info(f"rule version {rules.version} ({rules.path.name}) as of {as_of}{experiment}")
+        for future in (r for r in rule_sets if r.role == "champion" and r.effective_from > as_of):
+            context.log.info(
+                f"rule version {future.version} is valid and takes effect on {future.effective_from}"
+            )
+        sources = features.sources(tables)
         rows = assign_segments(
             con,
             rules,
-            source_sql=features.source_sql(tables),
+            source_sql=sources,
             target_table=STAGED,
             run_id=context.run_id,
             as_of=as_of,
             assigned_at=datetime.now(),
+            challenger=challenger,
         )
-        con.execute(
-            f"create or replace table {STAGED_RULES} as select ?::varchar as rule_version, ?::varchar as rules_sha256, "
-            "?::varchar as file_name, ?::varchar as file_text, ?::date as effective_from, ?::varchar as author, "
-            "?::varchar as description",
-            list(astuple(info)),
-        )
+        _stage_versions(con, rule_sets, rules, challenger)
+        moved = _stage_impact(con, rules, rule_sets, sources, as_of)
         problems = audit_staged(
-            con, customers_sql=features.CUSTOMERS_SQL, schemes=list(rules.schemes), run_id=context.run_id
+            con,
+            expected={name: features.ENTITIES_SQL[s.entity] for name, s in rules.schemes.items()},
+            run_id=context.run_id,
         )
         sizes = sizes_markdown(con, STAGED)
-    yield dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "rule_version": rules.version,
-            "rules_file": rules.path.name,
-            "rules_sha256": rules.sha256,
-            "segment_sizes": dg.MetadataValue.md(sizes),
-        }
-    )
+    metadata = {
+        "dagster/row_count": rows,
+        "rule_version": rules.version,
+        "rules_file": rules.path.name,
+        "rules_sha256": rules.sha256,
+        "segment_sizes": dg.MetadataValue.md(sizes),
+    }
+    if moved is not None:
+        metadata["impact_of_new_version"] = dg.MetadataValue.md(moved)
+    yield dg.MaterializeResult(metadata=metadata)
     yield dg.AssetCheckResult(
         check_name="assignments_complete",
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(problems)
-        or "one row per customer and scheme, all with next action and provenance",
+        or "one row per entity and scheme, all with next action and provenance",
     )
+
+
+def _stage_versions(
+    con: duckdb.DuckDBPyConnection, rule_sets: list[RuleSet], rules: RuleSet, challenger: RuleSet | None
+) -> None:
+    con.execute(
+        f"""create or replace table {STAGED_RULES} (rule_version varchar, rules_sha256 varchar,
+            file_name varchar, file_text varchar, effective_from date, author varchar, description varchar,
+            role varchar, used_as varchar, experiment varchar)"""
+    )
+    used = {rules.version: "champion", **({challenger.version: "challenger"} if challenger else {})}
+    experiment = rules.experiment.name if rules.experiment else None
+    for rule_set in rule_sets:
+        con.execute(
+            f"insert into {STAGED_RULES} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [*astuple(version_info(rule_set)), used.get(rule_set.version), experiment],
+        )
+
+
+def _stage_impact(
+    con: duckdb.DuckDBPyConnection,
+    rules: RuleSet,
+    rule_sets: list[RuleSet],
+    sources: dict[str, str],
+    as_of: date,
+) -> str | None:
+    """At a version's first use, evaluate the previously published version on the same data: the migration
+    matrix auditors read as the change's measured impact. Returns a markdown summary, or None."""
+    con.execute(
+        f"""create or replace table {STAGED_IMPACT} (previous_version varchar, scheme varchar,
+            from_segment varchar, to_segment varchar, entities bigint)"""
+    )
+    last = con.execute(
+        """select rule_version from segments.runs where status = 'published'
+           order by as_of desc, finished_at desc limit 1"""
+    ).fetchone()
+    if last is None or last[0] == rules.version:
+        return None
+    if con.execute(
+        "select count(*) from segments.rule_version_impact where rule_version = ?", [rules.version]
+    ).fetchone()[0]:
+        return None
+    previous = next((r for r in rule_sets if r.version == last[0]), None) or _recorded_version(con, last[0])
+    if previous is None:
+        return None
+    diff = diff_rule_sets(con, previous, rules, sources, as_of=as_of)
+    for m in diff.migrations:
+        con.execute(
+            f"insert into {STAGED_IMPACT} values (?, ?, ?, ?, ?)",
+            [previous.version, m.scheme, m.from_segment, m.to_segment, m.entities],
+        )
+    return "| scheme | entities moving |\n|---|---:|\n" + "\n".join(
+        f"| {scheme} | {diff.moved.get(scheme, 0):,} of {n:,} |" for scheme, n in diff.entities.items()
+    )
+
+
+def _recorded_version(con: duckdb.DuckDBPyConnection, version: str) -> RuleSet | None:
+    """A version whose file left the folder, from the text recorded in ``segments.rule_versions``."""
+    row = con.execute(
+        "select file_name, file_text from segments.rule_versions where rule_version = ?", [version]
+    ).fetchone()
+    if row is None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / row[0]
+        path.write_text(row[1], encoding="utf-8")
+        return load_rule_file(path)
 
 
 @dg.asset(
@@ -104,15 +198,23 @@ def published_customer_segments(context: dg.AssetExecutionContext) -> dg.Materia
     settings = Settings.from_env()
     as_of = settings.resolve_as_of(context.run.tags)
     with connect(settings) as con:
-        row = con.execute(f"select * from {STAGED_RULES}").fetchone()
-        rules = RuleVersionInfo(*row)
+        staged = con.execute(f"select * from {STAGED_RULES} order by effective_from").fetchall()
+        infos = {row[0]: (RuleVersionInfo(*row[:8]), row[8], row[9]) for row in staged}
+        champion = next(info for info, used_as, _ in infos.values() if used_as == "champion")
+        challenger = next((info for info, used_as, _ in infos.values() if used_as == "challenger"), None)
+        experiment = infos[champion.version][2]
         result = publish(
             con,
             run_id=context.run_id,
             as_of=as_of,
-            rules=rules,
+            rules=champion,
             snapshot_path=settings.published_segments,
             published_at=datetime.now(),
+            seen_versions=[info for info, _, _ in infos.values()],
+            challenger=challenger,
+            experiment=experiment,
+            impact_table=STAGED_IMPACT,
+            started_at=_run_started_at(context),
         )
         sizes = sizes_markdown(con, "segments.customer_segments")
         actions = actions_markdown(con, "segments.customer_segments")
@@ -123,12 +225,22 @@ def published_customer_segments(context: dg.AssetExecutionContext) -> dg.Materia
             "customers": result.customers,
             "changes": result.changes,
             "history_entries": result.history_entries,
-            "rule_version": rules.version,
+            "rule_version": champion.version,
+            "output_fingerprint": result.output_fingerprint,
+            "input_fingerprint": result.input_fingerprint or "",
             "snapshot": dg.MetadataValue.path(str(result.snapshot)),
             "segment_sizes": dg.MetadataValue.md(sizes),
             "next_actions": dg.MetadataValue.md(actions),
         }
     )
+
+
+def _run_started_at(context: dg.AssetExecutionContext) -> datetime | None:
+    """When this Dagster run started (local time, like the other timestamps), if the instance knows."""
+    record = context.instance.get_run_record_by_id(context.run_id)
+    if record is None or record.start_time is None:
+        return None
+    return datetime.fromtimestamp(record.start_time, UTC).astimezone().replace(tzinfo=None)
 
 
 def sizes_markdown(con, table: str) -> str:

@@ -107,6 +107,11 @@ def _experiment_errors(rule_sets: list[RuleSet]) -> list[RuleError]:
                 "add `role: challenger` to it so it is only used through this experiment"
             )
         else:
+            if challenger.effective_from > champion.effective_from:
+                error(
+                    f"the challenger {experiment.challenger!r} takes effect on {challenger.effective_from}, "
+                    f"after this file ({champion.effective_from}); give it the same or an earlier date"
+                )
             for name, scheme in challenger.schemes.items():
                 mine = champion.schemes.get(name)
                 if mine is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 
 import duckdb
@@ -14,7 +15,9 @@ from orchestration.publish import (
     audit_staged,
     check_rule_version_unchanged,
     ensure_contract,
+    output_fingerprint,
     publish,
+    record_failed_run,
 )
 
 RULES = RuleVersionInfo("v1", "a" * 64, "v1.yaml", "version: v1", date(2026, 1, 1), "me", "first")
@@ -25,8 +28,19 @@ def stage(con, run_id: str, as_of: date, segments: dict[str, str], rules: RuleVe
     con.execute(f"create or replace table {STAGED} as select * from segments.customer_segments limit 0")
     for customer, segment in segments.items():
         con.execute(
-            f"insert into {STAGED} values (?, 'tier', ?, lower(?), 'act', 'email', 'sales', 1, ?, ?, ?, ?, ?)",
-            [customer, segment, segment, rules.version, rules.sha256, run_id, as_of, datetime(2026, 1, 1)],
+            f"""insert into {STAGED} values (?, 'tier', ?, lower(?), 'act', 'email', 'sales', 1, ?, ?, ?, ?, ?,
+                'customer', ?, null, 'champion', '{{}}')""",
+            [
+                customer,
+                segment,
+                segment,
+                rules.version,
+                rules.sha256,
+                run_id,
+                as_of,
+                datetime(2026, 1, 1),
+                customer,
+            ],
         )
 
 
@@ -101,7 +115,10 @@ def test_snapshot_is_a_separate_file_replaced_atomically(tmp_path):
     fresh = duckdb.connect(str(result.snapshot), read_only=True)
     assert fresh.execute("select segment, run_id from customer_segments").fetchall() == [("Silver", "r2")]
     tables = {r[0] for r in fresh.execute("select table_name from information_schema.tables").fetchall()}
-    assert tables == {"customer_segments", "rule_versions", "segment_history", "segment_changes", "runs"}
+    assert tables == {
+        "customer_segments", "rule_versions", "segment_history", "segment_changes", "runs", "segment_sizes",
+        "rule_version_impact", "experiment_assignments",
+    }  # fmt: skip
     assert [p.name for p in result.snapshot.parent.iterdir()] == ["segments.duckdb"]  # no temp files left
 
     def columns(table):
@@ -110,11 +127,17 @@ def test_snapshot_is_a_separate_file_replaced_atomically(tmp_path):
     # the published contract (README, "Published tables")
     assert columns("customer_segments") == [
         "customer_id", "scheme", "segment", "rule_id", "next_action", "action_channel", "action_owner",
-        "action_priority", "rule_version", "rules_sha256", "run_id", "as_of", "assigned_at",
+        "action_priority", "rule_version", "rules_sha256", "run_id", "as_of", "assigned_at", "entity",
+        "entity_id", "experiment", "arm", "evidence",
     ]  # fmt: skip
     assert columns("rule_versions") == [
         "rule_version", "rules_sha256", "file_name", "file_text", "effective_from", "author", "description",
-        "first_used_run_id", "recorded_at",
+        "first_used_run_id", "recorded_at", "role", "first_used_as_of",
+    ]  # fmt: skip
+    assert columns("runs") == [
+        "run_id", "as_of", "rule_version", "rules_sha256", "customers", "assignments", "status", "published_at",
+        "input_fingerprint", "output_fingerprint", "started_at", "finished_at", "rows_per_scheme", "experiment",
+        "challenger_version", "failure",
     ]  # fmt: skip
     assert {"customer_id", "scheme", "segment", "valid_from", "valid_to", "rule_version", "run_id"} <= set(
         columns("segment_history")
@@ -151,17 +174,168 @@ def test_audit_finds_missing_duplicate_and_unprovenanced_rows():
     con.execute("create table customers as select * from (values ('c1'), ('c2'), ('c3')) t(customer_id)")
     stage(con, "r1", date(2026, 1, 1), {"c1": "Gold", "c2": "Silver"})
     con.execute(f"insert into {STAGED} select * from {STAGED} where customer_id = 'c1'")
-    problems = audit_staged(
-        con, customers_sql="select customer_id from customers", schemes=["tier"], run_id="r1"
-    )
+    expected = {"tier": "select customer_id as entity_id from customers"}
+    problems = audit_staged(con, expected=expected, run_id="r1")
     assert problems == [
-        "scheme tier: 1 customers have more than one row",
-        "scheme tier: 1 of 3 customers have no segment",
+        "scheme tier: 1 entities have more than one row",
+        "scheme tier: 1 of 3 entities have no segment",
     ]
-    assert audit_staged(
-        con, customers_sql="select customer_id from customers", schemes=["tier"], run_id="r9"
-    ) == [
-        "scheme tier: 1 customers have more than one row",
-        "scheme tier: 1 of 3 customers have no segment",
+    assert audit_staged(con, expected=expected, run_id="r9") == [
+        "scheme tier: 1 entities have more than one row",
+        "scheme tier: 1 of 3 entities have no segment",
         "3 rows lack a segment, next action or provenance for run r9",
+    ]
+    con.execute(f"delete from {STAGED}")
+    stage(con, "r1", date(2026, 1, 1), {"c1": "Gold", "c2": "Silver", "c3": "Gold", "c9": "Gold"})
+    assert audit_staged(con, expected=expected, run_id="r1") == [
+        "scheme tier: 1 rows for entities that are not in its source"
+    ]
+
+
+def test_output_fingerprint_ignores_order_run_id_and_time_but_not_segments(tmp_path):
+    con = duckdb.connect()
+    stage(con, "r1", date(2026, 1, 1), {"c1": "Gold", "c2": "Silver"})
+    first = output_fingerprint(con, STAGED)
+    stage(con, "r2", date(2026, 1, 1), {"c2": "Silver", "c1": "Gold"})  # other order and run id
+    con.execute(f"update {STAGED} set assigned_at = now(), evidence = '{{\"x\": 1}}'")
+    assert output_fingerprint(con, STAGED) == first
+    stage(con, "r3", date(2026, 1, 1), {"c1": "Gold", "c2": "Gold"})
+    assert output_fingerprint(con, STAGED) != first
+    stage(con, "r4", date(2026, 1, 2), {"c1": "Gold", "c2": "Silver"})  # another as-of
+    assert output_fingerprint(con, STAGED) != first
+
+
+def test_run_record_has_fingerprints_rows_per_scheme_and_times(tmp_path):
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    con.execute(
+        """create table raw._loads as select * from (values
+           ('crm_accounts', 'a.csv', 'aa', 1, timestamp '2026-01-01 01:00', 'r0'),
+           ('crm_accounts', 'a.csv', 'bb', 1, timestamp '2026-01-02 01:00', 'r1'),
+           ('sales_orders', 'o.csv', 'cc', 1, timestamp '2026-01-01 01:00', 'r0'))
+           t(entity, file_name, sha256, rows, loaded_at, run_id)"""
+    )
+    stage(con, "r1", date(2026, 1, 1), {"c1": "Gold", "c2": "Silver"})
+    result = publish(
+        con,
+        run_id="r1",
+        as_of=date(2026, 1, 1),
+        rules=RULES,
+        snapshot_path=tmp_path / "s.duckdb",
+        published_at=datetime(2026, 1, 1, 3),
+        started_at=datetime(2026, 1, 1, 2),
+    )
+    expected_inputs = hashlib.sha256(b"crm_accounts:bb\nsales_orders:cc\n").hexdigest()
+    row = con.execute(
+        """select status, input_fingerprint, output_fingerprint, rows_per_scheme, started_at, finished_at,
+                  customers, assignments from segments.runs"""
+    ).fetchone()
+    assert row == (
+        "published", expected_inputs, result.output_fingerprint, '{"tier": 2}', datetime(2026, 1, 1, 2),
+        datetime(2026, 1, 1, 3), 2, 2,
+    )  # fmt: skip
+    sizes = con.execute(
+        "select scheme, entity, segment, arm, entities from segments.segment_sizes order by 3"
+    )
+    assert sizes.fetchall() == [
+        ("tier", "customer", "Gold", "champion", 1),
+        ("tier", "customer", "Silver", "champion", 1),
+    ]
+
+
+def test_failed_run_is_recorded_without_touching_published_data(tmp_path):
+    con = duckdb.connect()
+    stage(con, "r1", date(2026, 1, 1), {"c1": "Gold"})
+    do_publish(con, tmp_path, "r1", date(2026, 1, 1))
+    record_failed_run(
+        con, run_id="r2", as_of=date(2026, 1, 2), failure="blocking check failed", started_at=None,
+        finished_at=datetime(2026, 1, 2, 3),
+    )  # fmt: skip
+    assert con.execute("select run_id, status, failure from segments.runs order by run_id").fetchall() == [
+        ("r1", "published", None),
+        ("r2", "failed", "blocking check failed"),
+    ]
+    assert con.execute("select run_id from segments.customer_segments").fetchall() == [("r1",)]
+    # a failed run does not count as the last published as-of
+    stage(con, "r3", date(2026, 1, 1), {"c1": "Gold"})
+    do_publish(con, tmp_path, "r3", date(2026, 1, 1))
+
+
+def test_unused_versions_are_recorded_and_may_change_until_first_used(tmp_path):
+    con = duckdb.connect()
+    future = RuleVersionInfo("v2", "c" * 64, "v2.yaml", "version: v2", date(2026, 2, 1), "me", "next")
+    stage(con, "r1", date(2026, 1, 1), {"c1": "Gold"})
+    publish(
+        con, run_id="r1", as_of=date(2026, 1, 1), rules=RULES, snapshot_path=tmp_path / "s.duckdb",
+        published_at=datetime(2026, 1, 1, 3), seen_versions=[RULES, future],
+    )  # fmt: skip
+    versions = "select rule_version, rules_sha256, first_used_run_id, first_used_as_of from segments.rule_versions order by 1"
+    assert con.execute(versions).fetchall() == [
+        ("v1", "a" * 64, "r1", date(2026, 1, 1)),
+        ("v2", "c" * 64, None, None),
+    ]
+    edited = RuleVersionInfo(
+        "v2", "d" * 64, "v2.yaml", "version: v2 # edited", date(2026, 2, 1), "me", "next"
+    )
+    check_rule_version_unchanged(con, edited)  # not used yet: may still change
+    stage(con, "r2", date(2026, 2, 1), {"c1": "Silver"}, rules=edited)
+    publish(
+        con, run_id="r2", as_of=date(2026, 2, 1), rules=edited, snapshot_path=tmp_path / "s.duckdb",
+        published_at=datetime(2026, 2, 1, 3), seen_versions=[RULES, edited],
+    )  # fmt: skip
+    assert con.execute(versions).fetchall()[1] == ("v2", "d" * 64, "r2", date(2026, 2, 1))
+    with pytest.raises(PublishError, match="immutable"):
+        check_rule_version_unchanged(con, future)
+
+
+def test_an_older_warehouse_is_migrated_to_the_contract(tmp_path):
+    con = duckdb.connect()
+    con.execute("create schema segments")
+    con.execute(  # the issue-2 contract: no entity columns, NOT NULL rule version on runs
+        """create table segments.customer_segments (customer_id varchar not null, scheme varchar not null,
+           segment varchar not null, rule_id varchar not null, next_action varchar not null,
+           action_channel varchar not null, action_owner varchar not null, action_priority integer not null,
+           rule_version varchar not null, rules_sha256 varchar not null, run_id varchar not null,
+           as_of date not null, assigned_at timestamp not null)"""
+    )
+    con.execute(
+        """create table segments.runs (run_id varchar not null primary key, as_of date not null,
+           rule_version varchar not null, rules_sha256 varchar not null, customers bigint not null,
+           assignments bigint not null, status varchar not null, published_at timestamp not null)"""
+    )
+    con.execute(
+        "insert into segments.customer_segments values ('c1', 'tier', 'Gold', 'gold', 'act', 'email', "
+        "'sales', 1, 'v1', 'aa', 'r0', date '2026-01-01', timestamp '2026-01-01')"
+    )
+    ensure_contract(con)
+    assert con.execute("select entity, entity_id, arm from segments.customer_segments").fetchall() == [
+        ("customer", "c1", "champion")
+    ]
+    record_failed_run(  # rule_version etc. are nullable now
+        con,
+        run_id="r1",
+        as_of=date(2026, 1, 2),
+        failure="x",
+        started_at=None,
+        finished_at=datetime(2026, 1, 2),
+    )
+    stage(con, "r2", date(2026, 1, 2), {"c1": "Silver"})
+    assert do_publish(con, tmp_path, "r2", date(2026, 1, 2)).changes == 1
+
+
+def test_experiment_arms_are_recorded_once_per_customer(tmp_path):
+    con = duckdb.connect()
+    for run, day in (("r1", 1), ("r2", 2)):
+        stage(con, run, date(2026, 1, day), {"c1": "Gold", "c2": "Silver", "c3": "Gold"})
+        con.execute(
+            f"update {STAGED} set experiment = 'x', arm = case customer_id when 'c2' then 'holdout' else 'champion' end"
+        )
+        publish(
+            con, run_id=run, as_of=date(2026, 1, day), rules=RULES, snapshot_path=tmp_path / "s.duckdb",
+            published_at=datetime(2026, 1, day, 3), experiment="x",
+        )  # fmt: skip
+    assert con.execute("select * from segments.experiment_assignments order by customer_id").fetchall() == [
+        ("x", "c1", "champion", "r1", date(2026, 1, 1)),
+        ("x", "c2", "holdout", "r1", date(2026, 1, 1)),
+        ("x", "c3", "champion", "r1", date(2026, 1, 1)),
     ]

@@ -229,13 +229,15 @@ def test_output_columns_types_and_provenance(tmp_path):
     assert list(OUTPUT_COLUMNS) == [
         "customer_id", "scheme", "segment", "rule_id", "next_action", "action_channel", "action_owner",
         "action_priority", "rule_version", "rules_sha256", "run_id", "as_of", "assigned_at",
+        "entity", "entity_id", "experiment", "arm", "evidence",
     ]  # fmt: skip
     got = con.execute("SELECT * FROM main.segments ORDER BY customer_id").fetchall()
     sha = hashlib.sha256((tmp_path / "rules.yaml").read_bytes()).hexdigest()
     assert got == [
-        ("c1", "tier", "Big", "big", "act_big", "email", "sales", 2, "toy-1", sha, "run-42", AS_OF, AT),
+        ("c1", "tier", "Big", "big", "act_big", "email", "sales", 2, "toy-1", sha, "run-42", AS_OF, AT,
+         "customer", "c1", None, "champion", '{"amount":100.00}'),
         ("c2", "tier", "Nothing Yet", "nothing_yet", "wait", "email", "marketing_automation", 5, "toy-1", sha,
-         "run-42", AS_OF, AT),
+         "run-42", AS_OF, AT, "customer", "c2", None, "champion", '{"amount":1.00}'),
     ]  # fmt: skip
 
 

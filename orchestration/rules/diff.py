@@ -1,0 +1,224 @@
+"""What a rule change does before it ships: evaluate two versions on the same features, inside the warehouse.
+
+Each version is compiled to its one SQL statement and materialised once as a temporary table (one pass over
+the features per version); sizes, the migration matrix and the next-action changes are small aggregations
+over the join of the two. Experiments are left out: both sides are the versions' own (champion) rules.
+Temporary tables work on a read-only connection, so this never writes to the warehouse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import duckdb
+
+from .compiler import compile_assignments
+from .model import RuleSet
+
+_OLD, _NEW = '"rules_diff__old"', '"rules_diff__new"'
+NONE = "(none)"  # a scheme that one of the versions does not have
+
+
+@dataclass(frozen=True)
+class SizeChange:
+    scheme: str
+    segment: str
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
+class Migration:
+    scheme: str
+    from_segment: str | None  # None: the old version has no such scheme
+    to_segment: str | None
+    entities: int
+
+
+@dataclass(frozen=True)
+class ActionChange:
+    owner: str  # the owner after the change (before, if the scheme is gone)
+    scheme: str
+    before: str  # "action via channel (owner)"; NONE when there was none
+    after: str
+    entities: int
+
+
+@dataclass(frozen=True)
+class RuleDiff:
+    old_version: str
+    new_version: str
+    old_file: str
+    new_file: str
+    entities: dict[str, int]  # scheme -> entities evaluated
+    sizes: list[SizeChange]
+    migrations: list[Migration]
+    action_changes: list[ActionChange]
+    text_diff: str
+
+    @property
+    def moved(self) -> dict[str, int]:
+        """Entities whose segment changes, per scheme."""
+        moved: dict[str, int] = {}
+        for m in self.migrations:
+            if m.from_segment != m.to_segment:
+                moved[m.scheme] = moved.get(m.scheme, 0) + m.entities
+        return moved
+
+
+def diff_rule_sets(
+    con: duckdb.DuckDBPyConnection,
+    old: RuleSet,
+    new: RuleSet,
+    sources: Mapping[str, str],
+    *,
+    as_of: date,
+) -> RuleDiff:
+    """Evaluate ``old`` and ``new`` on the same ``sources`` (see :func:`compile_assignments`) and compare."""
+    now = datetime(as_of.year, as_of.month, as_of.day)
+    for table, rule_set in ((_OLD, old), (_NEW, new)):
+        plain = dataclasses.replace(rule_set, experiment=None)
+        sql = compile_assignments(
+            plain, source_sql=sources, run_id="rules-diff", as_of=as_of, assigned_at=now
+        )
+        con.execute(f"create or replace temp table {table} as {sql}")
+    try:
+        entities = dict(
+            con.execute(
+                f"""select scheme, count(*) from (select scheme, entity_id from {_OLD}
+                    union select scheme, entity_id from {_NEW}) group by scheme order by scheme"""
+            ).fetchall()
+        )
+        sizes = [
+            SizeChange(*row)
+            for row in con.execute(
+                f"""with o as (select scheme, segment, count(*) n from {_OLD} group by all),
+                         n as (select scheme, segment, count(*) n from {_NEW} group by all)
+                    select scheme, segment, coalesce(o.n, 0), coalesce(n.n, 0)
+                    from o full outer join n using (scheme, segment)
+                    order by scheme, coalesce(n.n, 0) + coalesce(o.n, 0) desc, segment"""
+            ).fetchall()
+        ]
+        migrations = [
+            Migration(*row)
+            for row in con.execute(
+                f"""select scheme, o.segment, n.segment, count(*) as entities
+                    from {_OLD} o full outer join {_NEW} n using (scheme, entity_id)
+                    group by all order by scheme, entities desc, 2 nulls first, 3 nulls first"""
+            ).fetchall()
+        ]
+        described = "{t}.next_action || ' via ' || {t}.action_channel || ' (' || {t}.action_owner || ')'"
+        actions = [
+            ActionChange(*row)
+            for row in con.execute(
+                f"""select coalesce(n.action_owner, o.action_owner) as owner, scheme,
+                           coalesce({described.format(t="o")}, '{NONE}'), coalesce({described.format(t="n")}, '{NONE}'),
+                           count(*) as entities
+                    from {_OLD} o full outer join {_NEW} n using (scheme, entity_id)
+                    where (o.next_action, o.action_channel, o.action_owner)
+                          is distinct from (n.next_action, n.action_channel, n.action_owner)
+                    group by all order by owner, entities desc, scheme, 3, 4"""
+            ).fetchall()
+        ]
+    finally:
+        con.execute(f"drop table if exists {_OLD}")
+        con.execute(f"drop table if exists {_NEW}")
+    return RuleDiff(
+        old_version=old.version,
+        new_version=new.version,
+        old_file=old.path.name,
+        new_file=new.path.name,
+        entities=entities,
+        sizes=sizes,
+        migrations=migrations,
+        action_changes=actions,
+        text_diff=text_diff(old, new),
+    )
+
+
+def text_diff(old: RuleSet, new: RuleSet) -> str:
+    return "".join(
+        difflib.unified_diff(
+            old.text.splitlines(keepends=True),
+            new.text.splitlines(keepends=True),
+            fromfile=old.path.name,
+            tofile=new.path.name,
+        )
+    )
+
+
+# --- rendering ------------------------------------------------------------------------------------------
+
+
+def render(diff: RuleDiff, fmt: str = "table") -> str:
+    if fmt == "json":
+        return json.dumps(dataclasses.asdict(diff) | {"moved": diff.moved}, indent=2, ensure_ascii=False)
+    if fmt not in ("table", "markdown"):
+        raise ValueError(f"unknown format {fmt!r}: table, markdown or json")
+    md = fmt == "markdown"
+    out: list[str] = []
+    title = f"Rule change {diff.old_version} -> {diff.new_version} ({diff.old_file} -> {diff.new_file})"
+    out += [f"## {title}" if md else title, ""]
+    for scheme in sorted({s.scheme for s in diff.sizes}):
+        moved = diff.moved.get(scheme, 0)
+        total = diff.entities.get(scheme, 0)
+        share = 100 * moved / total if total else 0.0
+        head = f"Scheme {scheme}: {moved:,} of {total:,} entities change segment ({share:.1f} %)"
+        out += [f"### {head}" if md else head, ""]
+        rows = [
+            (s.segment, f"{s.before:,}", f"{s.after:,}", f"{s.after - s.before:+,}")
+            for s in diff.sizes
+            if s.scheme == scheme
+        ]
+        out += _table(["segment", "before", "after", "change"], rows, md, right=(1, 2, 3))
+        out += [""]
+        out += _matrix(scheme, [m for m in diff.migrations if m.scheme == scheme], md)
+        out += [""]
+    out += ["### Next-action changes per owner" if md else "Next-action changes per owner", ""]
+    if diff.action_changes:
+        rows = [(a.owner, a.scheme, a.before, a.after, f"{a.entities:,}") for a in diff.action_changes]
+        out += _table(["owner", "scheme", "before", "after", "entities"], rows, md, right=(4,))
+    else:
+        out += ["No entity gets a different next action."]
+    out += ["", "### File diff" if md else "File diff", ""]
+    body = diff.text_diff or "(the files are identical)\n"
+    out += ["```diff", body.rstrip("\n"), "```"] if md else [body.rstrip("\n")]
+    return "\n".join(out) + "\n"
+
+
+def _matrix(scheme: str, migrations: list[Migration], md: bool) -> list[str]:
+    """From-segment rows x to-segment columns; the diagonal is the entities that stay."""
+    name = lambda s: NONE if s is None else s  # noqa: E731
+    froms = list(dict.fromkeys(name(m.from_segment) for m in migrations))
+    tos = list(dict.fromkeys(name(m.to_segment) for m in migrations))
+    cells = {(name(m.from_segment), name(m.to_segment)): m.entities for m in migrations}
+    rows = [(f, *(f"{cells[(f, t)]:,}" if (f, t) in cells else "" for t in tos)) for f in froms]
+    caption = f"Migration matrix ({scheme}): rows = segment before, columns = segment after"
+    header = ["before \\ after", *tos]
+    return [
+        f"**{caption}**" if md else caption,
+        "",
+        *_table(header, rows, md, right=tuple(range(1, len(tos) + 1))),
+    ]
+
+
+def _table(header: list[str], rows: list[tuple], md: bool, right: tuple[int, ...] = ()) -> list[str]:
+    if md:
+        esc = lambda v: str(v).replace("|", "\\|")  # noqa: E731
+        align = ["---:" if i in right else "---" for i in range(len(header))]
+        return [
+            "| " + " | ".join(map(esc, header)) + " |",
+            "|" + "|".join(align) + "|",
+            *("| " + " | ".join(map(esc, r)) + " |" for r in rows),
+        ]
+    widths = [max(len(str(v)) for v in col) for col in zip(header, *rows, strict=True)]
+    fmt = lambda r: "  ".join(  # noqa: E731
+        str(v).rjust(w) if i in right else str(v).ljust(w)
+        for i, (v, w) in enumerate(zip(r, widths, strict=True))
+    ).rstrip()
+    return [fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows)]
