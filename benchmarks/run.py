@@ -72,6 +72,7 @@ def bench(customers: int) -> dict:
     )
     assignments = con.execute("select count(*) from segments.customer_segments").fetchone()[0]
     hand = hand_written_seconds(con)
+    diff, lint = rule_tool_seconds(con)
     con.close()
     stages = {
         name: sum(s for k, s in outcome.step_seconds.items() if match(k)) for name, match in STAGES.items()
@@ -85,6 +86,8 @@ def bench(customers: int) -> dict:
         "interactions": interaction_rows,
         "assignments": assignments,
         "hand_sql": hand,
+        "rules_diff": diff,
+        "rules_lint": lint,
         "peak_self_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_children_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
@@ -95,6 +98,29 @@ def hand_written_seconds(con: duckdb.DuckDBPyConnection) -> float:
     started = time.perf_counter()
     con.execute(sql.replace("{as_of}", AS_OF.isoformat()))
     return time.perf_counter() - started
+
+
+def rule_tool_seconds(con: duckdb.DuckDBPyConnection) -> tuple[float, float]:
+    """``segments rules diff`` (first vs last champion in segment_rules/) and the data lint of the last."""
+    from orchestration import features
+    from orchestration.rules import load_rule_versions
+    from orchestration.rules.diff import diff_rule_sets
+    from orchestration.rules.lint import lint_on_data
+    from orchestration.settings import DEFAULT_RULES_DIR
+
+    tables = features.catalogue_from_warehouse(con)
+    champions = [
+        r
+        for r in load_rule_versions(DEFAULT_RULES_DIR, features.entity_columns(tables))
+        if r.role == "champion"
+    ]
+    sources = features.sources(tables)
+    started = time.perf_counter()
+    diff_rule_sets(con, champions[0], champions[-1], sources, as_of=AS_OF)
+    diff = time.perf_counter() - started
+    started = time.perf_counter()
+    lint_on_data(con, champions[-1], sources)
+    return diff, time.perf_counter() - started
 
 
 def print_table(results: dict[int, dict]) -> None:
@@ -128,6 +154,8 @@ def print_table(results: dict[int, dict]) -> None:
         [f / results[n]["hand_sql"] for f, n in zip(features_rules, sizes, strict=True)],
         "{:.2f}x",
     )
+    row("rules diff, first vs last version (s)", [results[n]["rules_diff"] for n in sizes])
+    row("rules lint on data (s)", [results[n]["rules_lint"] for n in sizes])
     row("peak RSS, job process (MiB)", [results[n]["peak_self_mib"] for n in sizes], "{:,.0f}")
     row("peak RSS, dbt subprocess (MiB)", [results[n]["peak_children_mib"] for n in sizes], "{:,.0f}")
     if len(sizes) == 2:

@@ -92,9 +92,11 @@ def test_hand_computed_segments_next_actions_and_provenance(first_run):
     assert provenance == [
         ("2026-11-01", hashlib.sha256(rules_file.read_bytes()).hexdigest(), outcome.run_id, handcrafted.AS_OF)
     ]
-    assert published(settings, "select file_name, first_used_run_id from rule_versions") == [
-        ("2026-11-01.yaml", outcome.run_id)
-    ]
+    assert published(
+        settings, "select file_name, first_used_run_id from rule_versions where first_used_run_id is not null"
+    ) == [("2026-11-01.yaml", outcome.run_id)]
+    # the later versions in the folder are validated and recorded, not used before their date
+    assert published(settings, "select count(*) from rule_versions where first_used_run_id is null") == [(3,)]
     # every customer entered every scheme once; history opens one period each
     assert published(settings, "select change, count(*) from segment_changes group by all") == [
         ("entered", 22)

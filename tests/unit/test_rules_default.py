@@ -10,6 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration import features
+from orchestration.dbt_manifest import ensure_manifest
 from orchestration.rules import (
     REQUIRED_SCHEMES,
     RuleError,
@@ -19,6 +21,7 @@ from orchestration.rules import (
     load_rule_versions,
     rule_file_json_schema,
 )
+from orchestration.rules.lint import lint_static
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "segment_rules"
 DEFAULT_FILE = RULES_DIR / "2026-11-01.yaml"
@@ -95,9 +98,16 @@ def test_shipped_file_validates(shipped):
 
 
 def test_the_folder_loads_and_the_default_is_active(shipped):
-    loaded = load_rule_versions(RULES_DIR, FEATURE_COLUMNS, required_schemes=REQUIRED_SCHEMES)
+    # every shipped version against the enforced dbt contracts, per entity level
+    columns = features.entity_columns(features.catalogue_from_manifest(ensure_manifest()))
+    loaded = load_rule_versions(RULES_DIR, columns, required_schemes=REQUIRED_SCHEMES)
     assert shipped.version in [r.version for r in loaded]
     assert active_version(loaded, date(2026, 11, 1)).version == "2026-11-01"
+    assert active_version(loaded, date(2026, 11, 22)).version == "2026-11-20"
+    december = active_version(loaded, date(2026, 12, 1))
+    assert december.version == "2026-12-01" and december.experiment.challenger == "2026-12-01-winback"
+    assert {s.entity for r in loaded for s in r.schemes.values()} == {"customer", "account", "contact"}
+    assert [f for r in loaded for f in lint_static(r)] == []
     day_before = loaded[0].effective_from - timedelta(days=1)
     with pytest.raises(RuleError, match=f"no rule version is in effect on {day_before.isoformat()}"):
         active_version(loaded, day_before)

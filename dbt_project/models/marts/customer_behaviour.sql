@@ -37,17 +37,9 @@ classified as (
         {%- for window in windows %}
         occurred_at >= {{ dbt.dateadd('day', 1 - window, as_of_date()) }} as in_{{ window }}d,
         {%- endfor %}
-        case
-            when is_response and occurred_at >= {{ dbt.dateadd('day', -89, as_of_date()) }}
-                then {{ dbt.datediff('cast(occurred_at as date)', as_of_date(), 'day') }}
-        end as response_days_ago_90d,
+        {{ response_days_ago_90d('occurred_at', 'is_response') }} as response_days_ago_90d,
         -- the channel a response shows the customer reacts on
-        case
-            when not is_response then null
-            when channel = 'sms' then 'sms'
-            when interaction_type in ('email_opened', 'email_clicked') then 'email'
-            when interaction_type in ('call', 'meeting') then 'phone'
-        end as response_channel
+        {{ response_channel('interaction_type', 'channel', 'is_response') }} as response_channel
     from interactions
 
 ),
@@ -72,7 +64,7 @@ aggregated as (
         {{ count_where("in_365d and response_channel = 'email'") }} as email_responses_365d,
         {{ count_where("in_365d and response_channel = 'phone'") }} as phone_responses_365d,
         {{ count_where("in_365d and response_channel = 'sms'") }} as sms_responses_365d,
-        sum((90 - response_days_ago_90d) / 90.0) as weighted_responses_90d
+        {{ weighted_responses_90d('response_days_ago_90d') }} as weighted_responses_90d
     from classified
     group by customer_id
 
@@ -84,17 +76,9 @@ scored as (
         customers.customer_id,
         customers.stated_preferred_channel,
         aggregated.*,
-        case
-            when greatest(
-                coalesce(email_responses_365d, 0),
-                coalesce(phone_responses_365d, 0),
-                coalesce(sms_responses_365d, 0)
-            ) = 0 then null
-            when email_responses_365d >= phone_responses_365d
-                and email_responses_365d >= sms_responses_365d then 'email'
-            when phone_responses_365d >= sms_responses_365d then 'phone'
-            else 'sms'
-        end as inferred_preferred_channel
+        {{ inferred_preferred_channel(
+            'email_responses_365d', 'phone_responses_365d', 'sms_responses_365d'
+        ) }} as inferred_preferred_channel
     from customers
     left join aggregated
         on customers.customer_id = aggregated.customer_id
@@ -131,20 +115,9 @@ final as (
         ) as email_click_rate_365d,
         cast(inferred_preferred_channel as varchar) as inferred_preferred_channel,
         cast(
-            coalesce(
-                case
-                    when stated_preferred_channel in ('email', 'sms', 'phone', 'post')
-                        then stated_preferred_channel
-                end,
-                case
-                    when inferred_preferred_channel in ('email', 'sms', 'phone', 'post')
-                        then inferred_preferred_channel
-                end
-            ) as varchar
+            {{ preferred_channel('stated_preferred_channel', 'inferred_preferred_channel') }} as varchar
         ) as preferred_channel,
-        cast(
-            round(100 * (1 - exp(-coalesce(weighted_responses_90d, 0) / 4.0))) as integer
-        ) as engagement_score
+        cast({{ engagement_score('weighted_responses_90d') }} as integer) as engagement_score
     from scored
 
 )

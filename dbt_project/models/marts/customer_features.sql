@@ -3,6 +3,11 @@
 -- RFM scores as of the as-of date (fct_orders / fct_order_lines hold nothing after it).
 -- Buyers are customers with at least one non-return order; RFM scores, revenue rank and
 -- cumulative revenue share are computed among buyers only and are null for everybody else.
+-- Lifecycle features use the purchase (non-return) orders. They need no window over the orders:
+-- the gap between the last two purchases is latest date - second latest date, and a purchase of the
+-- last 90 days ended a gap of more than 365 days exactly when the first purchase inside the window
+-- came more than 365 days after the last one before it (later purchases inside the window follow
+-- one less than 90 days earlier).
 
 with
 
@@ -48,7 +53,27 @@ order_stats as (
                 when order_date > {{ dbt.dateadd('day', -365, as_of_date()) }} then net_amount_eur
                 else 0
             end
-        ) as revenue_365d
+        ) as revenue_365d,
+        sum(
+            case
+                when not is_return and order_date > {{ dbt.dateadd('day', -90, as_of_date()) }}
+                    then 1
+                else 0
+            end
+        ) as orders_90d,
+        {{ second_largest('case when not is_return then order_date end') }} as second_last_order_date,
+        min(
+            case
+                when not is_return and order_date > {{ dbt.dateadd('day', -90, as_of_date()) }}
+                    then order_date
+            end
+        ) as first_order_date_90d,
+        max(
+            case
+                when not is_return and order_date <= {{ dbt.dateadd('day', -90, as_of_date()) }}
+                    then order_date
+            end
+        ) as last_order_date_before_90d
     from orders
     group by customer_id
 
@@ -113,12 +138,23 @@ customer_base as (
         order_stats.purchase_revenue,
         coalesce(order_stats.orders_365d, 0) as orders_365d,
         coalesce(order_stats.revenue_365d, 0) as revenue_365d,
+        coalesce(order_stats.orders_90d, 0) as orders_90d,
+        {{ dbt.datediff('order_stats.second_last_order_date', 'cast(order_stats.last_order_at as date)', 'day') }}
+            as previous_order_gap_days,
+        coalesce(
+            {{ dbt.datediff(
+                'order_stats.last_order_date_before_90d', 'order_stats.first_order_date_90d', 'day'
+            ) }} > 365,
+            false
+        ) as is_reactivated,
         {%- for category in categories %}
         coalesce(category_sets.{{ category }}_revenue, 0) as {{ category }}_revenue,
         {%- endfor %}
         coalesce(category_sets.category_count, 0) as category_count,
         coalesce(category_sets.categories, cast([] as varchar[])) as categories,
-        {{ dbt.datediff('cast(order_stats.last_order_at as date)', as_of_date(), 'day') }} as recency_days
+        {{ dbt.datediff('cast(order_stats.last_order_at as date)', as_of_date(), 'day') }} as recency_days,
+        {{ dbt.datediff('cast(order_stats.first_order_at as date)', as_of_date(), 'day') }}
+            as days_since_first_order
     from customers
     left join order_stats
         on customers.customer_id = order_stats.customer_id
@@ -213,7 +249,21 @@ final as (
         cast(customer_base.consent_email as boolean) as consent_email,
         cast(customer_base.consent_sms as boolean) as consent_sms,
         cast(customer_base.consent_phone as boolean) as consent_phone,
-        cast(customer_base.consent_post as boolean) as consent_post
+        cast(customer_base.consent_post as boolean) as consent_post,
+        cast(customer_base.orders_90d as integer) as orders_90d,
+        cast(customer_base.days_since_first_order as integer) as days_since_first_order,
+        cast(customer_base.previous_order_gap_days as integer) as previous_order_gap_days,
+        cast(
+            case
+                when customer_base.frequency > 1
+                    then 1.0 * {{ dbt.datediff(
+                        'cast(customer_base.first_order_at as date)',
+                        'cast(customer_base.last_order_at as date)',
+                        'day'
+                    ) }} / (customer_base.frequency - 1)
+            end as double
+        ) as average_order_gap_days,
+        cast(customer_base.is_reactivated as boolean) as is_reactivated
     from customer_base
     left join buyer_ranks
         on customer_base.customer_id = buyer_ranks.customer_id

@@ -197,10 +197,7 @@ with_age as (
 
     select
         customers.*,
-        case
-            when birth_year is not null
-                then extract(year from {{ as_of_date() }}) - birth_year
-        end as age
+        {{ age_at_as_of('birth_year') }} as age
     from customers
 
 ),
@@ -224,16 +221,7 @@ final as (
         cast(ownership as varchar) as ownership,
         cast(birth_year as integer) as birth_year,
         cast(age as integer) as age,
-        cast(
-            case
-                when age between 18 and 24 then '18-24'
-                when age between 25 and 34 then '25-34'
-                when age between 35 and 44 then '35-44'
-                when age between 45 and 54 then '45-54'
-                when age between 55 and 64 then '55-64'
-                when age >= 65 then '65+'
-            end as varchar
-        ) as age_band,
+        cast({{ age_band('age') }} as varchar) as age_band,
         cast(gender as varchar) as gender,
         cast(education as varchar) as education,
         cast(household as varchar) as household,
