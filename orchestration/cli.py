@@ -216,18 +216,34 @@ def _read_warehouse(path: Path):
 
 
 def _resolve_rules(ref: str, folder: Path, columns):
-    """A rule file path, or a version (or file name) in ``folder``."""
+    """A rule file path, or a version (or file name) in ``folder``. A challenger comes with the schemes of
+    the champion whose experiment uses it, as its arm gets them."""
     from orchestration.rules import load_rule_file, load_rule_versions
+    from orchestration.rules.diff import with_champion
 
     path = Path(ref)
+    rule_sets = load_rule_versions(folder, columns) if folder.is_dir() else []
     if path.is_file():
-        return load_rule_file(path, columns)
-    rule_sets = load_rule_versions(folder, columns)
-    for rule_set in rule_sets:
-        if ref in (rule_set.version, rule_set.path.name, rule_set.path.stem):
-            return rule_set
-    known = ", ".join(r.version for r in rule_sets)
-    raise SegmentsError(f"{ref!r} is neither a rule file nor a version in {folder} (versions: {known})")
+        found = load_rule_file(path, columns)
+    else:
+        matches = [r for r in rule_sets if ref in (r.version, r.path.name, r.path.stem)]
+        if not matches:
+            known = ", ".join(r.version for r in rule_sets)
+            raise SegmentsError(
+                f"{ref!r} is neither a rule file nor a version in {folder} (versions: {known})"
+            )
+        found = matches[0]
+    if found.role == "challenger":
+        champion = next(
+            (r for r in rule_sets if r.experiment and r.experiment.challenger == found.version), None
+        )
+        if champion is not None:
+            print(
+                f"note: {found.version} is a challenger; its other schemes are those of champion {champion.version}",
+                file=sys.stderr,
+            )
+            return with_champion(found, champion)
+    return found
 
 
 def _rules_diff(args: argparse.Namespace) -> int:

@@ -17,6 +17,8 @@ from orchestration.publish import next_actions, record_failed_run, segment_sizes
 from orchestration.settings import AS_OF_TAG, PROGRESS_LOGGER, Settings
 from orchestration.warehouse import connect
 
+TOP_ACTIONS = 8  # per owner in the summary
+
 
 @dataclass(frozen=True)
 class RunOutcome:
@@ -166,6 +168,7 @@ def summary(settings: Settings, run_id: str, *, elapsed: float) -> str:
             "select as_of, rule_version, rules_sha256, customers from runs where run_id = ?", [run_id]
         ).fetchone()
         sizes = segment_sizes(con, "customer_segments")
+        entities = dict(con.execute("select distinct scheme, entity from customer_segments").fetchall())
         actions = next_actions(con, "customer_segments")
         file_name = con.execute(
             "select file_name from rule_versions where rule_version = ?", [run[1]]
@@ -178,20 +181,29 @@ def summary(settings: Settings, run_id: str, *, elapsed: float) -> str:
         f"Rule version {version} ({file_name[0]}, sha256 {sha[:12]}…)",
         _identity_line(settings),
         "",
-        "Customers per segment",
+        "Segments per scheme",
     ]
+    width = max((len(segment) for _, segment, _, _ in sizes), default=10) + 2
     scheme = None
     for name, segment, n, share in sizes:
         if name != scheme:
-            lines.append(f"  {name}")
+            lines.append(f"  {name} ({entities.get(name, 'customer')}s)")
             scheme = name
-        lines.append(f"    {segment:<28} {n:>10,}  {share:5.1f} %")
-    lines += ["", "Next actions per owner"]
-    owner = None
+        lines.append(f"    {segment:<{width}} {n:>10,}  {share:5.1f} %")
+    lines += [
+        "",
+        f"Next actions per owner (the {TOP_ACTIONS} largest; all in the snapshot's customer_segments)",
+    ]
+    width = max((len(action) for _, action, _, _ in actions), default=10) + 2
+    shown: dict[str, int] = {}
     for name, action, channel, n in actions:
-        if name != owner:
+        shown[name] = shown.get(name, 0) + 1
+        if shown[name] == 1:
             lines.append(f"  {name}")
-            owner = name
-        lines.append(f"    {action:<32} {channel:<6} {n:>10,}")
+        if shown[name] <= TOP_ACTIONS:
+            lines.append(f"    {action:<{width}} {channel:<6} {n:>10,}")
+    for name, count in shown.items():
+        if count > TOP_ACTIONS:
+            lines.append(f"  ({name}: {count - TOP_ACTIONS} more action/channel pairs)")
     lines += ["", f"Read-only snapshot for tools: {settings.published_segments}"]
     return "\n".join(lines)

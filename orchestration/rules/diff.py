@@ -141,6 +141,13 @@ def diff_rule_sets(
     )
 
 
+def with_champion(challenger: RuleSet, champion: RuleSet) -> RuleSet:
+    """A challenger as its arm gets it: its schemes, and the champion's for the schemes it does not change."""
+    return dataclasses.replace(
+        challenger, schemes={**champion.schemes, **challenger.schemes}, channel_order=champion.channel_order
+    )
+
+
 def text_diff(old: RuleSet, new: RuleSet) -> str:
     return "".join(
         difflib.unified_diff(
@@ -168,7 +175,18 @@ def render(diff: RuleDiff, fmt: str = "table") -> str:
         moved = diff.moved.get(scheme, 0)
         total = diff.entities.get(scheme, 0)
         share = 100 * moved / total if total else 0.0
-        head = f"Scheme {scheme}: {moved:,} of {total:,} entities change segment ({share:.1f} %)"
+        migrations = [m for m in diff.migrations if m.scheme == scheme]
+        added = all(m.from_segment is None for m in migrations)
+        removed = all(m.to_segment is None for m in migrations)
+        if added:
+            head = f"Scheme {scheme} is new: {total:,} entities get a segment"
+        elif removed:
+            head = f"Scheme {scheme} is removed: {total:,} entities lose their segment"
+        else:
+            head = f"Scheme {scheme}: {moved:,} of {total:,} entities change segment ({share:.1f} %)"
+        if not (added or removed) and moved == 0 and not any(a.scheme == scheme for a in diff.action_changes):
+            out += [(f"### {head}" if md else head) + " - unchanged", ""]
+            continue
         out += [f"### {head}" if md else head, ""]
         rows = [
             (s.segment, f"{s.before:,}", f"{s.after:,}", f"{s.after - s.before:+,}")
@@ -177,8 +195,17 @@ def render(diff: RuleDiff, fmt: str = "table") -> str:
         ]
         out += _table(["segment", "before", "after", "change"], rows, md, right=(1, 2, 3))
         out += [""]
-        out += _matrix(scheme, [m for m in diff.migrations if m.scheme == scheme], md)
-        out += [""]
+        if added or removed:  # the sizes say it all
+            continue
+        if md:
+            out += [*_matrix(scheme, migrations, md), ""]
+        else:  # a terminal is too narrow for the matrix: the moves, largest first
+            moves = [m for m in migrations if m.from_segment != m.to_segment]
+            rows = [(_name(m.from_segment), _name(m.to_segment), f"{m.entities:,}") for m in moves]
+            if rows:
+                out += [*_table(["moves from", "to", "entities"], rows, md, right=(2,)), ""]
+            else:
+                out += ["No entity changes segment; the next actions do (below).", ""]
     out += ["### Next-action changes per owner" if md else "Next-action changes per owner", ""]
     if diff.action_changes:
         rows = [(a.owner, a.scheme, a.before, a.after, f"{a.entities:,}") for a in diff.action_changes]
@@ -191,9 +218,13 @@ def render(diff: RuleDiff, fmt: str = "table") -> str:
     return "\n".join(out) + "\n"
 
 
+def _name(segment: str | None) -> str:
+    return NONE if segment is None else segment
+
+
 def _matrix(scheme: str, migrations: list[Migration], md: bool) -> list[str]:
     """From-segment rows x to-segment columns; the diagonal is the entities that stay."""
-    name = lambda s: NONE if s is None else s  # noqa: E731
+    name = _name
     froms = list(dict.fromkeys(name(m.from_segment) for m in migrations))
     tos = list(dict.fromkeys(name(m.to_segment) for m in migrations))
     cells = {(name(m.from_segment), name(m.to_segment)): m.entities for m in migrations}

@@ -775,28 +775,40 @@ def _overlaps(
         f"SELECT {counts} FROM {_alias('channels')}"
     )
     row = con.execute(query).fetchone() or ()
-    findings = []
-    for (a, b, channel), count in zip(pairs, row, strict=True):
-        if not count:
-            continue
-        first, second = schemes[a], schemes[b]
-        where = next(o for o in second.outcomes if o.next_action.channel == channel)
-        findings.append(
-            LintFinding(
-                code="overlapping_actions",
-                severity="info",
-                message=(
-                    f"{_count(int(count), first.entity)} get a next action on channel {channel} from both "
-                    f"schemes {first.name} and {second.name} on this data; check they should get both, "
-                    "or give one of the rules channel none"
-                ),
-                file=file,
-                line=where.line or 1,
-                scheme=second.name,
-                rule_id=None,
-            )
+    found = sorted(
+        (
+            (int(count), schemes[a].name, schemes[b].name, channel)
+            for (a, b, channel), count in zip(pairs, row, strict=True)
+            if count
+        ),
+        reverse=True,
+    )
+    if not found:
+        return []
+    # one note per entity level: with several schemes, most entities get several actions by design
+    shown = "; ".join(
+        f"{first} + {second} on {channel}: {count:,}"
+        for count, first, second, channel in found[:OVERLAPS_SHOWN]
+    )
+    more = f" (and {len(found) - OVERLAPS_SHOWN} more pairs)" if len(found) > OVERLAPS_SHOWN else ""
+    entity = schemes[0].entity
+    return [
+        LintFinding(
+            code="overlapping_actions",
+            severity="info",
+            message=(
+                f"{_plural(entity, 2)} get next actions on the same channel from two schemes: {shown}{more}; "
+                "check they should get both, or give one of the rules channel none"
+            ),
+            file=file,
+            line=1,
+            scheme=None,
+            rule_id=None,
         )
-    return findings
+    ]
+
+
+OVERLAPS_SHOWN = 5
 
 
 def lint_on_data(

@@ -355,7 +355,7 @@ def test_findings_on_data_with_exact_counts(tmp_path, warehouse):
         ("empty_segment", "tier", "huge"),
         ("empty_segment", "tier", "never"),
         ("empty_segment", "reach", "other"),  # the default's segment
-        ("overlapping_actions", "reach", None),
+        ("overlapping_actions", None, None),
     }
     shadow = got["shadowed_on_data", "tier", "mid_plus"]
     assert shadow.severity == "warning" and shadow.line == line_of(rules, "tier", "mid_plus")
@@ -364,13 +364,13 @@ def test_findings_on_data_with_exact_counts(tmp_path, warehouse):
     assert never.severity == "info" and "none of the 6 customers" in never.message
     assert "segment 'Never'" in got["empty_segment", "tier", "never"].message
     assert "segment 'Uncounted'" in got["empty_segment", "reach", "other"].message
-    overlap = got["overlapping_actions", "reach", None]
+    overlap = got["overlapping_actions", None, None]
     assert overlap.severity == "info"
     # email from tier (big: c4, c5; huge/mid_plus/never take nobody) and from reach (everyone): 2 customers
     assert overlap.message.startswith(
-        "2 customers get a next action on channel email from both schemes tier and reach"
+        "customers get next actions on the same channel from two schemes: tier + reach on email: 2;"
     )
-    assert overlap.line == line_of(rules, "reach", "counted")
+    assert overlap.line == 1
 
 
 def test_preferred_is_its_own_channel_and_none_never_overlaps(tmp_path, warehouse):
@@ -382,8 +382,8 @@ def test_preferred_is_its_own_channel_and_none_never_overlaps(tmp_path, warehous
     )
     overlaps = [f for f in lint_on_data(warehouse, rules, SOURCES) if f.code == "overlapping_actions"]
     # preferred in one: c1..c5; preferred in two: z > 4 -> c3, c4, c5 (c6 has x NULL: 'n' in one)
-    assert [f.message.split(" on this data")[0] for f in overlaps] == [
-        "3 customers get a next action on channel preferred from both schemes one and two"
+    assert [f.message.split("; check")[0] for f in overlaps] == [
+        "customers get next actions on the same channel from two schemes: one + two on preferred: 3"
     ]
 
 
