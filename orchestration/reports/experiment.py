@@ -42,6 +42,7 @@ ASSIGNMENT_COLUMNS = {"experiment": _V, "customer_id": _V, "arm": _V, "first_as_
 SEGMENT_COLUMNS = {
     "experiment": _V,
     "arm": _V,
+    "rule_version": _V,
     "scheme": _V,
     "next_action": _V,
     "action_channel": _V,
@@ -167,8 +168,14 @@ def experiment_report(con: duckdb.DuckDBPyConnection, name: str) -> ExperimentRe
 
     actions: dict[str, list[ActionCount]] = {}
     for arm, scheme, action, channel, owner, n in con.execute(
-        f"""select arm, scheme, next_action, action_channel, action_owner, count(*) as n
-            from {relation(con, "segments.customer_segments", SEGMENT_COLUMNS)} where experiment = ?
+        # only the schemes the experiment changes: the challenger's (every scheme differs for the holdout,
+        # but only in getting no action, which the arm table already says)
+        f"""with rows as (select * from {relation(con, "segments.customer_segments", SEGMENT_COLUMNS)}
+                          where experiment = ?),
+                 tested as (select distinct scheme from rows where arm = 'challenger'
+                            and rule_version is distinct from (select max(rule_version) from rows where arm = 'champion'))
+            select arm, scheme, next_action, action_channel, action_owner, count(*) as n
+            from rows where scheme in (select scheme from tested)
             group by all order by arm, scheme, n desc, next_action, action_channel, action_owner""",
         [name],
     ).fetchall():

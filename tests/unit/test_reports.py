@@ -457,6 +457,11 @@ def test_experiment_arms_outcomes_and_lift(con):
 
 
 def test_experiment_current_actions(con):
+    # a scheme the challenger does not change (every row under the champion's version) is left out
+    con.execute(
+        "insert into segments.customer_segments select * replace ('other' as scheme, 'v2' as rule_version, "
+        "'other_action' as next_action) from segments.customer_segments"
+    )
     report = experiment_report(con, "exp1")
     actions = {a.arm: [(c.action, c.channel, c.owner, c.assignments) for c in a.actions] for a in report.arms}
     assert actions == {
