@@ -210,6 +210,7 @@ def _read_warehouse(path: Path):
             "try again when it has finished"
         ) from None
     try:
+        con.execute("set enable_progress_bar = false")  # stdout carries the output (JSON, markdown)
         yield con
     finally:
         con.close()

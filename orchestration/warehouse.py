@@ -27,6 +27,7 @@ def connect(settings: Settings, *, read_only: bool = False) -> Iterator[duckdb.D
         config={"memory_limit": settings.duckdb_memory_limit, "threads": settings.duckdb_threads},
     )
     try:
+        con.execute("set enable_progress_bar = false")  # stdout is the summary's, or Dagster's log
         yield con
     finally:
         con.close()

@@ -83,6 +83,7 @@ def compile_assignments(
     as_of: date,
     assigned_at: datetime,
     challenger: RuleSet | None = None,
+    evidence: bool = True,
 ) -> str:
     """The SELECT producing one row per entity per scheme, with the columns of :data:`OUTPUT_COLUMNS`.
 
@@ -91,6 +92,7 @@ def compile_assignments(
     conditions use, ``consent_email/sms/phone/post`` (BOOLEAN) and ``preferred_channel`` (VARCHAR, may be NULL).
     A plain string is the ``customer`` source, keyed by ``customer_id``.
     ``challenger`` is required when the rule set declares an experiment (its ``experiment.challenger``).
+    ``evidence=False`` leaves ``evidence`` empty (``'{}'``): for previews that only compare segments.
     """
     if isinstance(as_of, datetime) or not isinstance(as_of, date):
         raise TypeError(f"as_of must be a date, not {type(as_of).__name__}")
@@ -119,7 +121,8 @@ def compile_assignments(
     for entity in entities:
         schemes = [s for s in rule_set.schemes.values() if s.entity == entity]
         ctes.append(f"{_source_cte(entity)} AS (\n{sources[entity]}\n)")
-        ctes.append(f"{_matched_cte(entity)} AS (\n{_matched(entity, schemes, rule_set, challenger)}\n)")
+        matched = _matched(entity, schemes, rule_set, challenger, evidence)
+        ctes.append(f"{_matched_cte(entity)} AS (\n{matched}\n)")
     branches = [_branch(scheme, rule_set, challenger) for scheme in rule_set.schemes.values()]
     ctes.append(f"{_ASSIGNED} AS (\n" + f"\n{_INDENT}UNION ALL\n".join(branches) + "\n)")
 
@@ -182,7 +185,9 @@ def _arm(rule_set: RuleSet) -> str:
     )
 
 
-def _matched(entity: str, schemes: list[Scheme], rule_set: RuleSet, challenger: RuleSet | None) -> str:
+def _matched(
+    entity: str, schemes: list[Scheme], rule_set: RuleSet, challenger: RuleSet | None, evidence: bool
+) -> str:
     items = [
         f"CAST({quote_identifier('entity_id')} AS VARCHAR) AS {quote_identifier('entity_id')}",
         f"CAST({quote_identifier('customer_id')} AS VARCHAR) AS {quote_identifier('customer_id')}",
@@ -195,7 +200,11 @@ def _matched(entity: str, schemes: list[Scheme], rule_set: RuleSet, challenger: 
         rival = challenger.schemes.get(scheme.name) if challenger else None
         if rival is not None:
             items.append(_case(rival, challenger, f"challenger__{scheme.name}"))
-        items.append(_evidence(scheme, rival))
+        items.append(
+            _evidence(scheme, rival)
+            if evidence
+            else f"'{{}}' AS {quote_identifier(f'evidence__{scheme.name}')}"
+        )
     body = ",\n".join(f"{_INDENT * 2}{item}" for item in items)
     return f"{_INDENT}SELECT\n{body}\n{_INDENT}FROM {_source_cte(entity)}"
 

@@ -20,7 +20,7 @@ import duckdb
 from .compiler import compile_assignments
 from .model import RuleSet
 
-_OLD, _NEW = '"rules_diff__old"', '"rules_diff__new"'
+_OLD, _NEW, _PAIRS = '"rules_diff__old"', '"rules_diff__new"', '"rules_diff__pairs"'
 NONE = "(none)"  # a scheme that one of the versions does not have
 
 
@@ -81,25 +81,37 @@ def diff_rule_sets(
 ) -> RuleDiff:
     """Evaluate ``old`` and ``new`` on the same ``sources`` (see :func:`compile_assignments`) and compare."""
     now = datetime(as_of.year, as_of.month, as_of.day)
-    for table, rule_set in ((_OLD, old), (_NEW, new)):
-        plain = dataclasses.replace(rule_set, experiment=None)
-        sql = compile_assignments(
-            plain, source_sql=sources, run_id="rules-diff", as_of=as_of, assigned_at=now
-        )
-        con.execute(f"create or replace temp table {table} as {sql}")
+    kept = "scheme, entity_id, segment, next_action, action_channel, action_owner"
     try:
+        for table, rule_set in ((_OLD, old), (_NEW, new)):
+            plain = dataclasses.replace(rule_set, experiment=None)
+            sql = compile_assignments(
+                plain, source_sql=sources, run_id="rules-diff", as_of=as_of, assigned_at=now, evidence=False
+            )
+            con.execute(f"create or replace temp table {table} as select {kept} from ({sql})")
+        # ONE join of the two; everything below aggregates its (small) grouped result
+        con.execute(
+            f"""create or replace temp table {_PAIRS} as
+            select scheme, o.segment as old_segment, n.segment as new_segment,
+                   o.next_action as old_action, o.action_channel as old_channel, o.action_owner as old_owner,
+                   n.next_action as new_action, n.action_channel as new_channel, n.action_owner as new_owner,
+                   count(*) as entities
+            from {_OLD} o full outer join {_NEW} n using (scheme, entity_id)
+            group by all"""
+        )
         entities = dict(
             con.execute(
-                f"""select scheme, count(*) from (select scheme, entity_id from {_OLD}
-                    union select scheme, entity_id from {_NEW}) group by scheme order by scheme"""
+                f"select scheme, sum(entities)::bigint from {_PAIRS} group by scheme order by scheme"
             ).fetchall()
         )
         sizes = [
             SizeChange(*row)
             for row in con.execute(
-                f"""with o as (select scheme, segment, count(*) n from {_OLD} group by all),
-                         n as (select scheme, segment, count(*) n from {_NEW} group by all)
-                    select scheme, segment, coalesce(o.n, 0), coalesce(n.n, 0)
+                f"""with o as (select scheme, old_segment as segment, sum(entities) n from {_PAIRS}
+                               where old_segment is not null group by all),
+                         n as (select scheme, new_segment as segment, sum(entities) n from {_PAIRS}
+                               where new_segment is not null group by all)
+                    select scheme, segment, coalesce(o.n, 0)::bigint, coalesce(n.n, 0)::bigint
                     from o full outer join n using (scheme, segment)
                     order by scheme, coalesce(n.n, 0) + coalesce(o.n, 0) desc, segment"""
             ).fetchall()
@@ -107,27 +119,25 @@ def diff_rule_sets(
         migrations = [
             Migration(*row)
             for row in con.execute(
-                f"""select scheme, o.segment, n.segment, count(*) as entities
-                    from {_OLD} o full outer join {_NEW} n using (scheme, entity_id)
-                    group by all order by scheme, entities desc, 2 nulls first, 3 nulls first"""
+                f"""select scheme, old_segment, new_segment, sum(entities)::bigint as n from {_PAIRS}
+                    group by all order by scheme, n desc, 2 nulls first, 3 nulls first"""
             ).fetchall()
         ]
-        described = "{t}.next_action || ' via ' || {t}.action_channel || ' (' || {t}.action_owner || ')'"
+        described = "{p}_action || ' via ' || {p}_channel || ' (' || {p}_owner || ')'"
         actions = [
             ActionChange(*row)
             for row in con.execute(
-                f"""select coalesce(n.action_owner, o.action_owner) as owner, scheme,
-                           coalesce({described.format(t="o")}, '{NONE}'), coalesce({described.format(t="n")}, '{NONE}'),
-                           count(*) as entities
-                    from {_OLD} o full outer join {_NEW} n using (scheme, entity_id)
-                    where (o.next_action, o.action_channel, o.action_owner)
-                          is distinct from (n.next_action, n.action_channel, n.action_owner)
-                    group by all order by owner, entities desc, scheme, 3, 4"""
+                f"""select coalesce(new_owner, old_owner) as owner, scheme,
+                           coalesce({described.format(p="old")}, '{NONE}'), coalesce({described.format(p="new")}, '{NONE}'),
+                           sum(entities)::bigint as n
+                    from {_PAIRS}
+                    where (old_action, old_channel, old_owner) is distinct from (new_action, new_channel, new_owner)
+                    group by all order by owner, n desc, scheme, 3, 4"""
             ).fetchall()
         ]
     finally:
-        con.execute(f"drop table if exists {_OLD}")
-        con.execute(f"drop table if exists {_NEW}")
+        for table in (_OLD, _NEW, _PAIRS):
+            con.execute(f"drop table if exists {table}")
     return RuleDiff(
         old_version=old.version,
         new_version=new.version,
