@@ -24,6 +24,7 @@ STAGES = {  # stage -> how to recognise its Dagster steps
     "transform (dbt)": lambda key: key == "dbt_models",
     "rules": lambda key: key == "segments_staging__customer_segments",
     "publish": lambda key: key == "segments__customer_segments",
+    "report": lambda key: key == "reports__run_report",
 }
 
 

@@ -99,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     schema.set_defaults(handler=_rules_schema)
 
+    from orchestration.value.cli import add_parser as add_clv_parser
+
+    add_clv_parser(commands)
+
     demo = commands.add_parser("demo-data", help="write seeded, realistic CRM and sales exports")
     demo.add_argument("--customers", type=int, default=10_000)
     demo.add_argument("--out", type=Path, default=Path("data/landing"))

@@ -14,7 +14,7 @@ from orchestration.errors import SegmentsError
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
-SOURCES = ("*.sql", "*.yml", "*.yaml", "*.csv")
+SOURCES = ("*.sql", "*.py", "*.yml", "*.yaml", "*.csv")
 
 
 def _newest_source() -> float:

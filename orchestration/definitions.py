@@ -6,6 +6,7 @@ import dagster as dg
 
 from orchestration.assets.ingest import raw_assets
 from orchestration.assets.quality import quality_checks
+from orchestration.assets.reports import run_report
 from orchestration.assets.segments import published_customer_segments, staged_customer_segments
 from orchestration.assets.transform import dbt_models, dbt_resource
 from orchestration.runner import record_failure
@@ -64,7 +65,7 @@ def progress_logger(_init_context: dg.InitLoggerContext) -> logging.Logger:
 
 
 defs = dg.Definitions(
-    assets=[*raw_assets, dbt_models, staged_customer_segments, published_customer_segments],
+    assets=[*raw_assets, dbt_models, staged_customer_segments, published_customer_segments, run_report],
     asset_checks=quality_checks,
     jobs=[nightly_segmentation],
     schedules=[nightly_segmentation_schedule],

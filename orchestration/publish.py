@@ -23,9 +23,10 @@ from pathlib import Path
 import duckdb
 
 from orchestration.errors import PublishError
-from orchestration.warehouse import quote_literal
+from orchestration.warehouse import quote_literal, table_exists
 
 STAGED = "segments_staging.customer_segments"
+CLV_FIT = "marts.clv_fit"  # dbt keeps one row per model and as-of date
 
 # The published contract. Marketing tools and auditors depend on these names and types. Columns are only ever
 # appended (a warehouse made by an older release gets them with ALTER TABLE), never renamed or reordered.
@@ -85,6 +86,13 @@ DDL: dict[str, str] = {
         entities bigint not null""",
     # Which arm of an experiment each customer is in, from the first run that assigned it (arms are a hash of
     # customer id and salt, so they never change; this records since when).
+    # The customer value models fitted for each published run (marts.clv_fit of that run's as-of date):
+    # BG/NBD r, alpha, a, b; Gamma-Gamma p, q, gamma; log-likelihood and convergence.
+    "segments.clv_fits": """
+        run_id varchar not null, as_of date not null, model varchar not null, time_unit varchar,
+        r double, alpha double, a double, b double, p double, q double, gamma double,
+        log_likelihood double, customers integer, converged boolean, iterations integer, note varchar,
+        fitted_at timestamp""",
     "segments.experiment_assignments": """
         experiment varchar not null, customer_id varchar not null, arm varchar not null,
         first_run_id varchar not null, first_as_of date not null,
@@ -362,6 +370,14 @@ def publish(
             select ?, ?, scheme, entity, segment, arm, count(*) from segments.customer_segments group by all""",
             [run_id, as_of],
         )
+        if table_exists(con, CLV_FIT):
+            con.execute(
+                f"""insert into segments.clv_fits
+                select ?, as_of_date, model, time_unit, r, alpha, a, b, p, q, gamma, log_likelihood, customers,
+                       converged, iterations, note, fitted_at
+                from {CLV_FIT} where as_of_date = ?""",
+                [run_id, as_of],
+            )
         if experiment:
             con.execute(
                 """insert into segments.experiment_assignments
@@ -462,6 +478,7 @@ SNAPSHOT_TABLES = (
     "segment_sizes",
     "rule_version_impact",
     "experiment_assignments",
+    "clv_fits",
 )
 
 

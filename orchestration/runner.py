@@ -205,5 +205,8 @@ def summary(settings: Settings, run_id: str, *, elapsed: float) -> str:
     for name, count in shown.items():
         if count > TOP_ACTIONS:
             lines.append(f"  ({name}: {count - TOP_ACTIONS} more action/channel pairs)")
+    report = settings.reports_dir / run_id / "index.html"
     lines += ["", f"Read-only snapshot for tools: {settings.published_segments}"]
+    if report.exists():
+        lines += [f"Report: {report}"]
     return "\n".join(lines)

@@ -81,6 +81,11 @@ class Settings:
     def published_segments(self) -> Path:
         return self.published_dir / "segments.duckdb"
 
+    @property
+    def reports_dir(self) -> Path:
+        """Run reports (``<run_id>/index.html``, ``latest.html``) and the rules audit document."""
+        return self.data_dir / "reports"
+
     def export_to_environ(self) -> None:
         """Make subprocesses (dbt) see the same paths as this process."""
         os.environ["SEGMENTS_DATA_DIR"] = str(self.data_dir)

@@ -27,6 +27,7 @@ def write_text_atomic(path: Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be read (and served)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -48,3 +48,39 @@ def test_demo_data_gets_every_default_segment(pipeline_env):
         ).fetchone()[0]
         == 0
     )
+
+    # three weeks later the value-based version is in force: every segment of every scheme is used,
+    # the value models are fitted and recorded for the run, and the run report is written
+    con.close()
+    later = run_job(as_of=date(2026, 11, 22))
+    assert later.success, later.failure
+    settings = Settings.from_env()
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    current = load_rule_file(DEFAULT_RULES_DIR / "2026-11-22.yaml")
+    sizes = dict(
+        ((scheme, segment), n)
+        for scheme, segment, n in con.execute(
+            "select scheme, segment, count(*) from segments.customer_segments group by all"
+        ).fetchall()
+    )
+    empty = [
+        f"{name}: {rule.segment}"
+        for name, scheme in current.schemes.items()
+        for rule in [*scheme.rules, scheme.default]
+        if not sizes.get((name, rule.segment))
+    ]
+    assert empty == []
+    fits = con.execute(
+        "select model, converged, customers > 0 from segments.clv_fits where run_id = ? order by model",
+        [later.run_id],
+    ).fetchall()
+    assert fits == [("bgnbd", True, True), ("gamma_gamma", True, True)]
+    bounds = con.execute(
+        """select min(p_alive) >= 0 and max(p_alive) <= 1, count(*) filter (where frequency = 0 and p_alive is not null),
+                  count(predicted_clv) > 0 from marts.customer_features"""
+    ).fetchone()
+    assert bounds == (True, 0, True)
+    con.close()
+    report = settings.reports_dir / later.run_id / "index.html"
+    assert report.exists() and (settings.reports_dir / "latest.html").exists()
+    assert report.read_text(encoding="utf-8").count('class="chart"') >= 4

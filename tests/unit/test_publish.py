@@ -117,7 +117,7 @@ def test_snapshot_is_a_separate_file_replaced_atomically(tmp_path):
     tables = {r[0] for r in fresh.execute("select table_name from information_schema.tables").fetchall()}
     assert tables == {
         "customer_segments", "rule_versions", "segment_history", "segment_changes", "runs", "segment_sizes",
-        "rule_version_impact", "experiment_assignments",
+        "rule_version_impact", "experiment_assignments", "clv_fits",
     }  # fmt: skip
     assert [p.name for p in result.snapshot.parent.iterdir()] == ["segments.duckdb"]  # no temp files left
 

@@ -103,7 +103,11 @@ def test_the_folder_loads_and_the_default_is_active(shipped):
     loaded = load_rule_versions(RULES_DIR, columns, required_schemes=REQUIRED_SCHEMES)
     assert shipped.version in [r.version for r in loaded]
     assert active_version(loaded, date(2026, 11, 1)).version == "2026-11-01"
-    assert active_version(loaded, date(2026, 11, 22)).version == "2026-11-20"
+    assert active_version(loaded, date(2026, 11, 21)).version == "2026-11-20"
+    today = active_version(loaded, date(2026, 11, 22))
+    assert today.version == "2026-11-22"
+    value_rules = " ".join(r.when for r in today.schemes["customer_value"].rules)
+    assert "p_alive" in value_rules and "predicted_clv" in value_rules
     december = active_version(loaded, date(2026, 12, 1))
     assert december.version == "2026-12-01" and december.experiment.challenger == "2026-12-01-winback"
     assert {s.entity for r in loaded for s in r.schemes.values()} == {"customer", "account", "contact"}

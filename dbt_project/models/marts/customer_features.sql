@@ -29,6 +29,24 @@ order_lines as (
 
 ),
 
+customer_value as (
+
+    select * from {{ ref('customer_value') }}
+
+),
+
+customer_adoption as (
+
+    select * from {{ ref('customer_adoption') }}
+
+),
+
+customer_potential as (
+
+    select * from {{ ref('customer_potential') }}
+
+),
+
 order_stats as (
 
     select
@@ -263,10 +281,28 @@ final as (
                     ) }} / (customer_base.frequency - 1)
             end as double
         ) as average_order_gap_days,
-        cast(customer_base.is_reactivated as boolean) as is_reactivated
+        cast(customer_base.is_reactivated as boolean) as is_reactivated,
+        cast(customer_value.p_alive as double) as p_alive,
+        cast(customer_value.expected_purchases_90d as double) as expected_purchases_90d,
+        cast(customer_value.expected_purchases_365d as double) as expected_purchases_365d,
+        cast(customer_value.expected_average_order_value as decimal(18, 2)) as expected_average_order_value,
+        cast(customer_value.predicted_clv as decimal(18, 2)) as predicted_clv,
+        cast(customer_value.historical_clv as decimal(18, 2)) as historical_clv,
+        cast(customer_value.clv_to_cac as double) as clv_to_cac,
+        cast(coalesce(customer_adoption.adopter_lines, 0) as integer) as adopter_lines,
+        cast(customer_adoption.earliest_adopter_category as varchar) as earliest_adopter_category,
+        cast(coalesce(customer_adoption.is_early_adopter, false) as boolean) as is_early_adopter,
+        cast(customer_potential.potential_segment as varchar) as potential_segment,
+        cast(customer_potential.potential_value as decimal(18, 2)) as potential_value
     from customer_base
     left join buyer_ranks
         on customer_base.customer_id = buyer_ranks.customer_id
+    left join customer_value
+        on customer_base.customer_id = customer_value.customer_id
+    left join customer_adoption
+        on customer_base.customer_id = customer_adoption.customer_id
+    left join customer_potential
+        on customer_base.customer_id = customer_potential.customer_id
 
 )
 

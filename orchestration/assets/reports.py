@@ -1,0 +1,39 @@
+"""Group ``reports``: the run report people look at, written after every publish.
+
+``data/reports/<run_id>/index.html`` (charts as inline SVG, works offline) and ``data/reports/latest.html``;
+the same key figures (Pareto, segment profiles) as asset metadata.
+"""
+
+import dagster as dg
+
+from orchestration.assets.segments import PUBLISHED_KEY
+from orchestration.reports.profiles import pareto, pareto_markdown, profiles_markdown, segment_profiles
+from orchestration.reports.run_report import write_run_report
+from orchestration.settings import Settings
+from orchestration.warehouse import connect
+
+REPORT_KEY = dg.AssetKey(["reports", "run_report"])
+
+
+@dg.asset(
+    key=REPORT_KEY,
+    deps=[PUBLISHED_KEY],
+    group_name="reports",
+    description="The run report: Pareto curve, segment sizes and revenue, CLV per segment, movements since the "
+    "previous run, potential segments (HTML with inline SVG charts, no CDN).",
+    kinds={"html"},
+)
+def run_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = Settings.from_env()
+    with connect(settings) as con:
+        path = write_run_report(con, context.run_id, settings.reports_dir)
+        curve = pareto(con)
+        profiles = segment_profiles(con)
+    context.log.info(f"report {path}")
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.path(str(path)),
+            "pareto": dg.MetadataValue.md(pareto_markdown(curve)),
+            "segment_profiles": dg.MetadataValue.md(profiles_markdown(profiles)),
+        }
+    )
