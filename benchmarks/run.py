@@ -7,6 +7,7 @@ Not a test: it prints figures, it asserts nothing.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import shutil
@@ -75,6 +76,7 @@ def bench(customers: int) -> dict:
     hand = hand_written_seconds(con)
     diff, lint = rule_tool_seconds(con)
     con.close()
+    value = value_model_seconds(outcome.run_id)
     stages = {
         name: sum(s for k, s in outcome.step_seconds.items() if match(k)) for name, match in STAGES.items()
     }
@@ -88,6 +90,7 @@ def bench(customers: int) -> dict:
         "assignments": assignments,
         "hand_sql": hand,
         "rules_diff": diff,
+        "value_models": value,
         "rules_lint": lint,
         "peak_self_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_children_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
@@ -99,6 +102,18 @@ def hand_written_seconds(con: duckdb.DuckDBPyConnection) -> float:
     started = time.perf_counter()
     con.execute(sql.replace("{as_of}", AS_OF.isoformat()))
     return time.perf_counter() - started
+
+
+def value_model_seconds(run_id: str) -> float | None:
+    """Time dbt spent in the customer value models (fit + score, inside the dbt stage) for this run."""
+    target = Path(__file__).resolve().parents[1] / "dbt_project" / "target"
+    runs = sorted(target.glob(f"dbt_models-{run_id[:7]}*/run_results.json"))
+    if not runs:
+        return None
+    results = json.loads(runs[-1].read_text(encoding="utf-8"))["results"]
+    return sum(
+        r["execution_time"] for r in results if r["unique_id"].split(".")[-1] in ("customer_value", "clv_fit")
+    )
 
 
 def rule_tool_seconds(con: duckdb.DuckDBPyConnection) -> tuple[float, float]:
@@ -155,6 +170,7 @@ def print_table(results: dict[int, dict]) -> None:
         [f / results[n]["hand_sql"] for f, n in zip(features_rules, sizes, strict=True)],
         "{:.2f}x",
     )
+    row("value models in dbt: CLV fit+score (s)", [results[n]["value_models"] for n in sizes])
     row("rules diff, first vs last version (s)", [results[n]["rules_diff"] for n in sizes])
     row("rules lint on data (s)", [results[n]["rules_lint"] for n in sizes])
     row("peak RSS, job process (MiB)", [results[n]["peak_self_mib"] for n in sizes], "{:,.0f}")
