@@ -1,7 +1,9 @@
 """dbt models as Dagster assets: one ``dbt build`` per run; each model is an asset, dbt tests are checks."""
 
 import json
+import shutil
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -48,6 +50,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterat
     # Events are held until dbt exits: row counts need the warehouse, which dbt has open until then.
     invocation = dbt.cli(["build", "--vars", json.dumps({"as_of": as_of.isoformat()})], context=context)
     events = list(invocation.stream())
+    _prune_targets(Path(invocation.target_path))
     with connect(settings, read_only=True) as con:
         row_counts = {
             dg.AssetKey([schema, name]): con.execute(f"select count(*) from {schema}.{name}").fetchone()[0]
@@ -66,6 +69,19 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterat
             if key in row_counts:
                 event = event.with_metadata({**event.metadata, "dagster/row_count": row_counts[key]})
         yield event
+
+
+KEEP_TARGETS = 5  # dbt target folders of the last runs kept for debugging (run_results.json, logs)
+
+
+def _prune_targets(current: Path) -> None:
+    """dagster-dbt gives every invocation its own target folder (several MB): keep only the latest ones."""
+    siblings = sorted(
+        (p for p in current.parent.glob("dbt_models-*") if p.is_dir() and p != current),
+        key=lambda p: p.stat().st_mtime,
+    )
+    for old in siblings[: max(0, len(siblings) - (KEEP_TARGETS - 1))]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def mart_key(name: str) -> dg.AssetKey:
