@@ -10,17 +10,16 @@ values to show which rule matched and why every earlier one did not.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from orchestration.errors import SegmentsError
-from orchestration.rules import RuleError, RuleSet, load_rule_file
+from orchestration.publish import recorded_rule_version
+from orchestration.rules import RuleError, RuleSet
 from orchestration.rules.explain import SchemeTrace, format_trace, scheme_columns, trace_scheme
 
 
@@ -154,15 +153,10 @@ def _assignment(row: tuple) -> Assignment:
 
 
 def _rule_version(con: duckdb.DuckDBPyConnection, prefix: str, version: str) -> tuple[RuleSet, str]:
-    row = con.execute(
-        f"select file_name, file_text from {prefix}rule_versions where rule_version = ?", [version]
-    ).fetchone()
-    if row is None:
+    recorded = recorded_rule_version(con, version, schema=prefix.rstrip("."))
+    if recorded is None:
         raise SegmentsError(f"rule version {version} is not recorded in rule_versions")
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / row[0]
-        path.write_text(row[1], encoding="utf-8")
-        return load_rule_file(path), row[0]
+    return recorded
 
 
 def render(explanations: list[Explanation], fmt: str = "text") -> str:

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.errors import PublishError
+from orchestration.rules import RuleSet, load_rule_file
 from orchestration.warehouse import quote_literal, table_exists
 
 STAGED = "segments_staging.customer_segments"
@@ -183,6 +185,23 @@ def ensure_contract(con: duckdb.DuckDBPyConnection) -> None:
             elif not not_null and existing[column] == "NO":
                 con.execute(f"alter table {table} alter column {column} drop not null")
     con.execute(HISTORY_VIEW)
+
+
+def recorded_rule_version(
+    con: duckdb.DuckDBPyConnection, version: str, *, schema: str = "segments"
+) -> tuple[RuleSet, str] | None:
+    """A rule version as ``rule_versions`` recorded it (its file may have changed or left the folder since):
+    the parsed rule set and the file name; None if it was never recorded. ``schema=""`` reads a snapshot."""
+    table = f"{schema}.rule_versions" if schema else "rule_versions"
+    row = con.execute(
+        f"select file_name, file_text from {table} where rule_version = ?", [version]
+    ).fetchone()
+    if row is None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / row[0]
+        path.write_text(row[1], encoding="utf-8")
+        return load_rule_file(path), row[0]
 
 
 def check_rule_version_unchanged(con: duckdb.DuckDBPyConnection, rules: RuleVersionInfo) -> None:

@@ -17,13 +17,18 @@ SETTINGS_VARIABLES = (
 )
 
 
+def point_settings_at(env: pytest.MonkeyPatch, data: Path, rules: Path = DEFAULT_RULES_DIR) -> Path:
+    """Every setting from ``data`` (and ``rules``): no test reads or writes the user's data/."""
+    for name in SETTINGS_VARIABLES:
+        env.delenv(name, raising=False)
+    env.setenv("SEGMENTS_DATA_DIR", str(data))
+    env.setenv("SEGMENTS_RULES_DIR", str(rules))
+    return data
+
+
 @pytest.fixture
 def pipeline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point every setting at a temporary data folder: no test reads or writes the user's data/."""
-    for name in SETTINGS_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    data = tmp_path / "data"
-    monkeypatch.setenv("SEGMENTS_DATA_DIR", str(data))
-    monkeypatch.setenv("SEGMENTS_RULES_DIR", str(DEFAULT_RULES_DIR))
+    data = point_settings_at(monkeypatch, tmp_path / "data")
     monkeypatch.setenv("SEGMENTS_DUCKDB_MEMORY_LIMIT", "1GB")
     return data

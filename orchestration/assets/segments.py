@@ -1,9 +1,7 @@
 """Group ``segments``: evaluate the active rule version (write + audit), then publish atomically."""
 
-import tempfile
 from dataclasses import astuple
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -18,6 +16,7 @@ from orchestration.publish import (
     ensure_contract,
     next_actions,
     publish,
+    recorded_rule_version,
     segment_sizes,
 )
 from orchestration.rules import (
@@ -26,7 +25,6 @@ from orchestration.rules import (
     active_version,
     assign_segments,
     challenger_for,
-    load_rule_file,
     load_rule_versions,
 )
 from orchestration.rules.diff import diff_rule_sets
@@ -159,9 +157,12 @@ def _stage_impact(
         "select count(*) from segments.rule_version_impact where rule_version = ?", [rules.version]
     ).fetchone()[0]:
         return None
-    previous = next((r for r in rule_sets if r.version == last[0]), None) or _recorded_version(con, last[0])
-    if previous is None:
-        return None
+    previous = next((r for r in rule_sets if r.version == last[0]), None)
+    if previous is None:  # its file left the folder: the text the runs recorded
+        recorded = recorded_rule_version(con, last[0])
+        if recorded is None:
+            return None
+        previous = recorded[0]
     diff = diff_rule_sets(con, previous, rules, sources, as_of=as_of)
     for m in diff.migrations:
         con.execute(
@@ -171,19 +172,6 @@ def _stage_impact(
     return "| scheme | entities moving |\n|---|---:|\n" + "\n".join(
         f"| {scheme} | {diff.moved.get(scheme, 0):,} of {n:,} |" for scheme, n in diff.entities.items()
     )
-
-
-def _recorded_version(con: duckdb.DuckDBPyConnection, version: str) -> RuleSet | None:
-    """A version whose file left the folder, from the text recorded in ``segments.rule_versions``."""
-    row = con.execute(
-        "select file_name, file_text from segments.rule_versions where rule_version = ?", [version]
-    ).fetchone()
-    if row is None:
-        return None
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / row[0]
-        path.write_text(row[1], encoding="utf-8")
-        return load_rule_file(path)
 
 
 @dg.asset(

@@ -13,6 +13,7 @@ from orchestration.cli import main as cli
 from orchestration.rules import rule_files
 from orchestration.runner import run_job
 from orchestration.settings import DEFAULT_RULES_DIR, Settings
+from tests.conftest import point_settings_at
 from tests.fixtures import handcrafted
 
 pytestmark = pytest.mark.integration
@@ -44,15 +45,7 @@ def first_run(tmp_path_factory):
     """One published run on the hand-crafted data; tests that change things start from a copy of it."""
     data = tmp_path_factory.mktemp("first_run") / "data"
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("SEGMENTS_DATA_DIR", str(data))
-        env.setenv("SEGMENTS_RULES_DIR", str(DEFAULT_RULES_DIR))
-        for name in (
-            "SEGMENTS_WAREHOUSE",
-            "SEGMENTS_LANDING_DIR",
-            "SEGMENTS_PUBLISHED_DIR",
-            "SEGMENTS_AS_OF",
-        ):
-            env.delenv(name, raising=False)
+        point_settings_at(env, data, DEFAULT_RULES_DIR)
         handcrafted.write_landing(data / "landing")
         outcome = run()
         assert outcome.success, outcome.failure

@@ -24,6 +24,7 @@ import pytest
 from orchestration.cli import main as cli
 from orchestration.runner import run_job
 from orchestration.settings import DEFAULT_RULES_DIR, Settings
+from tests.conftest import point_settings_at
 from tests.fixtures import handcrafted
 
 pytestmark = pytest.mark.integration
@@ -61,15 +62,7 @@ def history(tmp_path_factory):
     (rules / f"{V1}.yaml").write_text(v1, encoding="utf-8")
     (rules / f"{V2}.yaml").write_text(new_version(v1, V2), encoding="utf-8")
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("SEGMENTS_DATA_DIR", str(data))
-        env.setenv("SEGMENTS_RULES_DIR", str(rules))
-        for name in (
-            "SEGMENTS_WAREHOUSE",
-            "SEGMENTS_LANDING_DIR",
-            "SEGMENTS_PUBLISHED_DIR",
-            "SEGMENTS_AS_OF",
-        ):
-            env.delenv(name, raising=False)
+        point_settings_at(env, data, rules)
         handcrafted.write_landing(data / "landing")
         runs = {}
         for name, as_of in (("first", date(2026, 11, 1)), ("rerun", date(2026, 11, 1))):
