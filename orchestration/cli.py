@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--warehouse", type=Path, help="DuckDB warehouse file (default data/warehouse.duckdb)")
     run.add_argument("--rules", type=Path, help="rule files folder (default segment_rules/)")
     run.add_argument("--as-of", type=lambda s: parse_as_of(s, "--as-of"), help="YYYY-MM-DD (default today)")
+    run.add_argument(
+        "--accept-drift",
+        action="store_true",
+        help="publish even though a load anomaly or a segment-size drift would block it (recorded in "
+        "segments.runs); freshness and data errors still block",
+    )
     run.set_defaults(handler=_run)
 
     rules = commands.add_parser("rules", help="rule files").add_subparsers(
@@ -103,6 +109,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_clv_parser(commands)
 
+    from orchestration.quality.cli import add_parser as add_quality_parser
+
+    add_quality_parser(commands)
+
     demo = commands.add_parser("demo-data", help="write seeded, realistic CRM and sales exports")
     demo.add_argument("--customers", type=int, default=10_000)
     demo.add_argument("--out", type=Path, default=Path("data/landing"))
@@ -139,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
     from orchestration.runner import run_job, summary
 
     started = time.monotonic()
-    result = run_job(as_of=as_of, progress=_progress)
+    result = run_job(as_of=as_of, progress=_progress, accept_drift=args.accept_drift)
     if not result.success:
         print(f"error: {result.failure}", file=sys.stderr)
         return 1

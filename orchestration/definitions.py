@@ -4,8 +4,8 @@ import logging
 
 import dagster as dg
 
-from orchestration.assets.ingest import raw_assets
-from orchestration.assets.quality import quality_checks
+from orchestration.assets.ingest import raw_tables
+from orchestration.assets.quality import accepted_tables, quality_checks
 from orchestration.assets.reports import run_report
 from orchestration.assets.segments import published_customer_segments, staged_customer_segments
 from orchestration.assets.transform import dbt_models, dbt_resource
@@ -16,7 +16,8 @@ from orchestration.settings import AS_OF_TAG, PROGRESS_LOGGER, Settings
 nightly_segmentation = dg.define_asset_job(
     "nightly_segmentation",
     selection=dg.AssetSelection.all(),
-    description="Load landing files, check them, build features with dbt, assign segments, publish.",
+    description="Load landing files, check them (quarantining bad rows), build features with dbt, assign "
+    "segments, check their sizes against the last run, publish.",
     executor_def=dg.in_process_executor,
 )
 
@@ -50,6 +51,7 @@ def record_failed_runs(context: dg.RunFailureSensorContext) -> None:
         as_of=settings.resolve_as_of(run.tags),
         failure=context.failure_event.message or "the run failed",
         started_at=record.start_time if record else None,
+        accept_drift=Settings.accept_drift(run.tags),
     )
 
 
@@ -65,7 +67,14 @@ def progress_logger(_init_context: dg.InitLoggerContext) -> logging.Logger:
 
 
 defs = dg.Definitions(
-    assets=[*raw_assets, dbt_models, staged_customer_segments, published_customer_segments, run_report],
+    assets=[
+        raw_tables,
+        accepted_tables,
+        dbt_models,
+        staged_customer_segments,
+        published_customer_segments,
+        run_report,
+    ],
     asset_checks=quality_checks,
     jobs=[nightly_segmentation],
     schedules=[nightly_segmentation_schedule],

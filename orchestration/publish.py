@@ -75,7 +75,16 @@ DDL: dict[str, str] = {
         rules_sha256 varchar, customers bigint, assignments bigint,
         status varchar not null, published_at timestamp, input_fingerprint varchar,
         output_fingerprint varchar, started_at timestamp, finished_at timestamp, rows_per_scheme varchar,
-        experiment varchar, challenger_version varchar, failure varchar""",
+        experiment varchar, challenger_version varchar, failure varchar, accept_drift boolean,
+        accepted_drift varchar, quarantined_rows bigint""",
+    # Every check of every run (published or stopped): Great Expectations suites, load anomalies, freshness,
+    # segment-size drift. severity: block | quarantine | warn; blocks: this failure stops the run (unless
+    # accepted: a person ran with --accept-drift); quarantined_rows: rows set aside into raw._quarantine.
+    "segments.quality_results": """
+        run_id varchar not null, suite varchar not null, table_name varchar, expectation varchar not null,
+        column_name varchar, severity varchar not null, success boolean not null, observed_value varchar,
+        unexpected_count bigint, element_count bigint, quarantined_rows bigint, blocks boolean,
+        accepted boolean, kwargs varchar, examples varchar, note varchar, checked_at timestamp not null""",
     # Segment sizes of every published run (for sizes over time).
     "segments.segment_sizes": """
         run_id varchar not null, as_of date not null, scheme varchar not null, entity varchar not null,
@@ -304,12 +313,14 @@ def publish(
     experiment: str | None = None,
     impact_table: str | None = None,
     started_at: datetime | None = None,
+    accept_drift: bool = False,
 ) -> PublishResult:
     """Swap the staged assignments in, in ONE transaction with history, changes, rule versions, sizes, the
     version's measured impact (``impact_table``, staged by the caller) and the run record; then the snapshot.
 
     ``seen_versions``: every valid rule file of the folder (recorded, used or not); ``rules`` is the champion
-    used, ``challenger`` the challenger of its ``experiment``.
+    used, ``challenger`` the challenger of its ``experiment``. ``accept_drift``: a person ran with
+    ``--accept-drift``; what it let through (from this run's quality results) is recorded with the run.
     """
     ensure_contract(con)
     last = con.execute("select max(as_of) from segments.runs where status = 'published'").fetchone()[0]
@@ -325,6 +336,17 @@ def publish(
             con.execute(f"select scheme, count(*) from {STAGED} group by scheme order by scheme").fetchall()
         ),
         sort_keys=True,
+    )
+    accepted = con.execute(
+        """select string_agg(suite || ': ' || expectation || coalesce('(' || column_name || ')', '')
+                             || coalesce(' ' || observed_value, ''), '; ' order by checked_at)
+           from segments.quality_results where run_id = ? and accepted""",
+        [run_id],
+    ).fetchone()[0]
+    quarantined = (
+        con.execute("select count(*) from raw._quarantine where run_id = ?", [run_id]).fetchone()[0]
+        if table_exists(con, "raw._quarantine")
+        else None
     )
     key = "scheme, entity_id"
     tracked_differs = " or ".join(f"s.{c} is distinct from h.{c}" for c in TRACKED)
@@ -407,11 +429,11 @@ def publish(
             )
         con.execute(
             f"""insert into segments.runs ({RUN_COLUMNS})
-            values (?, ?, ?, ?, ?, ?, 'published', ?, ?, ?, ?, ?, ?, ?, ?, null)""",
+            values (?, ?, ?, ?, ?, ?, 'published', ?, ?, ?, ?, ?, ?, ?, ?, null, ?, ?, ?)""",
             [
                 run_id, as_of, rules.version, rules.sha256, customers, assignments, published_at, inputs,
                 fingerprint, started_at, published_at, rows_per_scheme, experiment,
-                challenger.version if challenger else None,
+                challenger.version if challenger else None, accept_drift, accepted, quarantined,
             ],
         )  # fmt: skip
         con.execute("commit")
@@ -427,7 +449,7 @@ def publish(
 RUN_COLUMNS = (
     "run_id, as_of, rule_version, rules_sha256, customers, assignments, status, published_at, "
     "input_fingerprint, output_fingerprint, started_at, finished_at, rows_per_scheme, experiment, "
-    "challenger_version, failure"
+    "challenger_version, failure, accept_drift, accepted_drift, quarantined_rows"
 )
 
 
@@ -460,14 +482,21 @@ def record_failed_run(
     failure: str,
     started_at: datetime | None,
     finished_at: datetime,
+    accept_drift: bool = False,
 ) -> None:
     """Keep a failed run in ``segments.runs`` (status 'failed' and why); published data is not touched."""
     ensure_contract(con)
+    quarantined = (
+        f"(select count(*) from raw._quarantine where run_id = {quote_literal(run_id)})"
+        if table_exists(con, "raw._quarantine")
+        else "null"
+    )
     con.execute(
         f"""insert into segments.runs ({RUN_COLUMNS})
-        select ?, ?, null, null, null, null, 'failed', null, ?, null, ?, ?, null, null, null, ?
+        select ?, ?, null, null, null, null, 'failed', null, ?, null, ?, ?, null, null, null, ?, ?, null,
+               {quarantined}
         where not exists (select 1 from segments.runs where run_id = ?)""",
-        [run_id, as_of, input_fingerprint(con), started_at, finished_at, failure, run_id],
+        [run_id, as_of, input_fingerprint(con), started_at, finished_at, failure, accept_drift, run_id],
     )
 
 
@@ -498,6 +527,7 @@ SNAPSHOT_TABLES = (
     "rule_version_impact",
     "experiment_assignments",
     "clv_fits",
+    "quality_results",
 )
 
 

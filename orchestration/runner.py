@@ -14,7 +14,8 @@ import dagster as dg
 import duckdb
 
 from orchestration.publish import next_actions, record_failed_run, segment_sizes
-from orchestration.settings import AS_OF_TAG, PROGRESS_LOGGER, Settings
+from orchestration.quality import results as quality_results
+from orchestration.settings import ACCEPT_DRIFT_TAG, AS_OF_TAG, PROGRESS_LOGGER, Settings
 from orchestration.warehouse import connect
 
 TOP_ACTIONS = 8  # per owner in the summary
@@ -54,8 +55,11 @@ class _ProgressHandler(logging.Handler):
                 self.progress(f"{step}: {message}")
 
 
-def run_job(*, as_of: date, progress: Callable[[str], None] | None = None) -> RunOutcome:
-    """Run ``nightly_segmentation`` for ``as_of`` (passed to every step as a run tag)."""
+def run_job(
+    *, as_of: date, progress: Callable[[str], None] | None = None, accept_drift: bool = False
+) -> RunOutcome:
+    """Run ``nightly_segmentation`` for ``as_of`` (passed to every step as a run tag). ``accept_drift``: publish
+    despite load anomalies and segment-size drift (recorded with the run)."""
     from orchestration.dbt_manifest import ensure_manifest
 
     ensure_manifest()
@@ -74,7 +78,7 @@ def run_job(*, as_of: date, progress: Callable[[str], None] | None = None) -> Ru
         with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
             result = job.execute_in_process(
                 instance=instance,
-                tags={AS_OF_TAG: as_of.isoformat()},
+                tags={AS_OF_TAG: as_of.isoformat(), **({ACCEPT_DRIFT_TAG: "true"} if accept_drift else {})},
                 raise_on_error=False,
                 run_config={"loggers": {"progress": {}, "console": {"config": {"log_level": "CRITICAL"}}}},
             )
@@ -95,15 +99,24 @@ def run_job(*, as_of: date, progress: Callable[[str], None] | None = None) -> Ru
             as_of=as_of,
             failure=failure,
             started_at=record.start_time if record else None,
+            accept_drift=accept_drift,
         )
     return RunOutcome(result.success, result.run_id, failure, steps)
 
 
 def record_failure(
-    settings: Settings, *, run_id: str, as_of: date, failure: str, started_at: float | None
+    settings: Settings,
+    *,
+    run_id: str,
+    as_of: date,
+    failure: str,
+    started_at: float | None,
+    accept_drift: bool = False,
 ) -> None:
-    """Keep a failed run in ``segments.runs``; never raises (the run's own error is what matters)."""
+    """Keep a failed run in ``segments.runs`` and render the Data Docs of the checks it ran; never raises
+    (the run's own error is what matters)."""
     started = datetime.fromtimestamp(started_at) if started_at else None
+    log = logging.getLogger(__name__)
     try:
         with connect(settings) as con:
             record_failed_run(
@@ -113,9 +126,13 @@ def record_failure(
                 failure=failure,
                 started_at=started,
                 finished_at=datetime.now(),
+                accept_drift=accept_drift,
             )
+            quality_results.write_data_docs(con, run_id, settings.reports_dir)
     except (duckdb.Error, OSError) as exc:  # e.g. the warehouse is locked by another process
-        logging.getLogger(__name__).warning(f"could not record failed run {run_id}: {exc}")
+        log.warning(f"could not record failed run {run_id}: {exc}")
+    except Exception as exc:  # Data Docs are evidence, not the run: never hide the run's own failure
+        log.warning(f"could not write the Data Docs of run {run_id}: {exc}")
 
 
 # "orchestration.errors.IngestError: " or "_duckdb.BinderException: " in front of the message says nothing to a user
@@ -160,6 +177,38 @@ def _identity_line(settings: Settings) -> str:
     )
 
 
+TOP_QUARANTINE = 6  # reasons listed in the summary
+
+
+def _quality_lines(settings: Settings, run_id: str) -> list[str]:
+    """Checks run, warnings, rows quarantined per reason, accepted drift (from the warehouse)."""
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        checks, failed_warn, accepted = con.execute(
+            """select count(*), count(*) filter (where not success and not (blocks and not accepted)),
+                      string_agg(case when accepted then suite || ': ' || coalesce(note, expectation) end, '; ')
+               from segments.quality_results where run_id = ?""",
+            [run_id],
+        ).fetchone()
+        reasons = quality_results.quarantine_counts(con, run_id)
+    finally:
+        con.close()
+    quarantined = sum(n for *_, n in reasons)
+    lines = [
+        f"Quality: {checks:,} checks, {failed_warn:,} failed without blocking; "
+        f"{quarantined:,} rows quarantined (excluded downstream; `segments quarantine list`)"
+    ]
+    for entity, expectation, column, n in reasons[:TOP_QUARANTINE]:
+        lines.append(
+            f"  {entity:<18} {expectation.removeprefix('expect_column_values_to_')}({column}) {n:>8,}"
+        )
+    if len(reasons) > TOP_QUARANTINE:
+        lines.append(f"  ({len(reasons) - TOP_QUARANTINE} more reasons)")
+    if accepted:
+        lines.append(f"Accepted with --accept-drift: {accepted}")
+    return lines
+
+
 def summary(settings: Settings, run_id: str, *, elapsed: float) -> str:
     """Read back the published snapshot (what readers see): sizes per scheme, actions per owner."""
     con = duckdb.connect(str(settings.published_segments), read_only=True)
@@ -180,6 +229,7 @@ def summary(settings: Settings, run_id: str, *, elapsed: float) -> str:
         f"Published run {run_id} as of {as_of}: {customers:,} customers in {elapsed:.1f} s",
         f"Rule version {version} ({file_name[0]}, sha256 {sha[:12]}…)",
         _identity_line(settings),
+        *_quality_lines(settings, run_id),
         "",
         "Segments per scheme",
     ]
@@ -209,4 +259,7 @@ def summary(settings: Settings, run_id: str, *, elapsed: float) -> str:
     lines += ["", f"Read-only snapshot for tools: {settings.published_segments}"]
     if report.exists():
         lines += [f"Report: {report}"]
+    docs = settings.reports_dir / run_id / "data_docs" / "index.html"
+    if docs.exists():
+        lines += [f"Quality results (Great Expectations Data Docs): {docs}"]
     return "\n".join(lines)

@@ -23,6 +23,9 @@ DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
 # Run tag that carries the as-of date from the CLI or the schedule into every asset.
 AS_OF_TAG = "segments/as_of"
+# Run tag set by `segments run --accept-drift` (or by a person launching the job): publish despite load
+# anomalies and segment-size drift; what it let through is recorded in segments.runs.
+ACCEPT_DRIFT_TAG = "segments/accept_drift"
 # Python logger that the Dagster "progress" logger writes to (see definitions.py, runner.py).
 PROGRESS_LOGGER = "segments.progress"
 
@@ -43,6 +46,8 @@ class Settings:
     schedule_cron: str
     duckdb_memory_limit: str
     duckdb_threads: int
+    drift_max_share: float = 0.25  # a segment whose size moves more than this share blocks the publish
+    drift_min_entities: int = 100  # ... if it has at least this many entities before or after
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -66,6 +71,8 @@ class Settings:
             schedule_cron=env.get("SEGMENTS_SCHEDULE_CRON", "0 2 * * *"),
             duckdb_memory_limit=env.get("SEGMENTS_DUCKDB_MEMORY_LIMIT", "3GB"),
             duckdb_threads=int(threads) if threads else (os.cpu_count() or 2),
+            drift_max_share=_number(env, "SEGMENTS_DRIFT_MAX_SHARE", 0.25, float),
+            drift_min_entities=_number(env, "SEGMENTS_DRIFT_MIN_ENTITIES", 100, int),
         )
 
     def resolve_as_of(self, run_tags: dict[str, str] | None = None) -> date:
@@ -76,6 +83,10 @@ class Settings:
         if self.as_of:
             return self.as_of
         return datetime.now(ZoneInfo(self.timezone)).date()
+
+    @staticmethod
+    def accept_drift(run_tags: dict[str, str] | None) -> bool:
+        return (run_tags or {}).get(ACCEPT_DRIFT_TAG, "").lower() in ("1", "true", "yes")
 
     @property
     def published_segments(self) -> Path:
@@ -101,6 +112,19 @@ def parse_as_of(text: str, where: str) -> date:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise SettingsError(f"{where}: {text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _number(env: dict[str, str], name: str, default, kind):
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={text!r} is not a {kind.__name__}") from exc
+    if value < 0:
+        raise SettingsError(f"{name}={text!r} must not be negative")
+    return value
 
 
 def _path(env: dict[str, str], name: str, default: Path) -> Path:

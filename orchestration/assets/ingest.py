@@ -1,11 +1,15 @@
-"""Group ``raw``: one asset per landing entity, loaded into warehouse schema ``raw``."""
+"""Group ``raw``: the landing files, loaded into warehouse schema ``raw`` together or not at all.
+
+One step loads every entity in one transaction: if any file is unreadable, no raw table changes, so the
+warehouse never holds tonight's contacts with yesterday's orders.
+"""
 
 from datetime import datetime
 
 import dagster as dg
 
-from orchestration.ingest.landing import find_landing_file, load_entity
-from orchestration.ingest.schemas import ENTITIES, Entity
+from orchestration.ingest.landing import find_landing_file, load_entities
+from orchestration.ingest.schemas import ENTITIES
 from orchestration.settings import Settings
 from orchestration.warehouse import connect
 
@@ -14,32 +18,38 @@ def raw_asset_key(entity_name: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", entity_name])
 
 
-def _raw_asset(entity: Entity) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=raw_asset_key(entity.name),
-        group_name="raw",
-        description=entity.description,
-        kinds={"duckdb"},
-        metadata={"landing_file": f"{entity.name}.csv or {entity.name}.parquet", "natural_key": entity.key},
-    )
-    def load(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        settings = Settings.from_env()
-        path = find_landing_file(settings.landing_dir, entity)
-        with connect(settings) as con:
-            result = load_entity(con, entity, path, loaded_at=datetime.now(), run_id=context.run_id)
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            raw_asset_key(entity.name),
+            group_name="raw",
+            description=entity.description,
+            kinds={"duckdb"},
+            metadata={
+                "landing_file": f"{entity.name}.csv or {entity.name}.parquet",
+                "natural_key": entity.key,
+            },
+        )
+        for entity in ENTITIES.values()
+    ],
+    can_subset=False,
+)
+def raw_tables(context: dg.AssetExecutionContext):
+    settings = Settings.from_env()
+    files = [(entity, find_landing_file(settings.landing_dir, entity)) for entity in ENTITIES.values()]
+    with connect(settings) as con:
+        results = load_entities(con, files, loaded_at=datetime.now(), run_id=context.run_id)
+    for result in results:
         state = "unchanged (identical file already loaded)" if result.unchanged else "loaded"
-        context.log.info(f"{entity.table}: {result.rows:,} rows from {result.file_name}, {state}")
-        return dg.MaterializeResult(
+        context.log.info(f"raw.{result.entity}: {result.rows:,} rows from {result.file_name}, {state}")
+        yield dg.MaterializeResult(
+            asset_key=raw_asset_key(result.entity),
             metadata={
                 "dagster/row_count": result.rows,
                 "file": result.file_name,
                 "sha256": result.sha256,
+                "encoding": result.encoding,
                 "loaded_at": result.loaded_at.isoformat(timespec="seconds"),
                 "unchanged": result.unchanged,
-            }
+            },
         )
-
-    return load
-
-
-raw_assets = [_raw_asset(entity) for entity in ENTITIES.values()]

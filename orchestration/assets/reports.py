@@ -7,6 +7,7 @@ the same key figures (Pareto, segment profiles) as asset metadata.
 import dagster as dg
 
 from orchestration.assets.segments import PUBLISHED_KEY
+from orchestration.quality.results import write_data_docs
 from orchestration.reports.profiles import pareto, pareto_markdown, profiles_markdown, segment_profiles
 from orchestration.reports.run_report import write_run_report
 from orchestration.settings import Settings
@@ -19,20 +20,23 @@ REPORT_KEY = dg.AssetKey(["reports", "run_report"])
     key=REPORT_KEY,
     deps=[PUBLISHED_KEY],
     group_name="reports",
-    description="The run report: Pareto curve, segment sizes and revenue, CLV per segment, movements since the "
-    "previous run, potential segments (HTML with inline SVG charts, no CDN).",
+    description="The run report: data quality (quarantine, warnings, link to the Great Expectations Data Docs), "
+    "Pareto curve, segment sizes and revenue, CLV per segment, movements since the previous run, potential "
+    "segments (HTML with inline SVG charts, no CDN).",
     kinds={"html"},
 )
 def run_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = Settings.from_env()
     with connect(settings) as con:
+        docs = write_data_docs(con, context.run_id, settings.reports_dir)
         path = write_run_report(con, context.run_id, settings.reports_dir)
         curve = pareto(con)
         profiles = segment_profiles(con)
-    context.log.info(f"report {path}")
+    context.log.info(f"report {path}; Data Docs {docs}")
     return dg.MaterializeResult(
         metadata={
             "report": dg.MetadataValue.path(str(path)),
+            "data_docs": dg.MetadataValue.path(str(docs)) if docs else "",
             "pareto": dg.MetadataValue.md(pareto_markdown(curve)),
             "segment_profiles": dg.MetadataValue.md(profiles_markdown(profiles)),
         }

@@ -7,6 +7,7 @@ import dagster as dg
 import duckdb
 
 from orchestration import features
+from orchestration.assets.quality import check_result
 from orchestration.assets.transform import mart_key
 from orchestration.publish import (
     STAGED,
@@ -19,6 +20,9 @@ from orchestration.publish import (
     recorded_rule_version,
     segment_sizes,
 )
+from orchestration.quality import results
+from orchestration.quality.drift import SUITE_NAME as DRIFT_CHECK
+from orchestration.quality.drift import segment_size_drift
 from orchestration.rules import (
     REQUIRED_SCHEMES,
     RuleSet,
@@ -58,7 +62,16 @@ def version_info(rule_set: RuleSet) -> RuleVersionInfo:
     group_name="segments",
     description="This run's segment and next action per entity and scheme, not yet visible to readers.",
     kinds={"duckdb"},
-    check_specs=[dg.AssetCheckSpec("assignments_complete", asset=STAGED_KEY, blocking=True)],
+    check_specs=[
+        dg.AssetCheckSpec("assignments_complete", asset=STAGED_KEY, blocking=True),
+        dg.AssetCheckSpec(
+            DRIFT_CHECK,
+            asset=STAGED_KEY,
+            blocking=True,
+            description="With the rule version unchanged since the last publish, no segment's size moves by "
+            "more than SEGMENTS_DRIFT_MAX_SHARE (unless the run was started with --accept-drift).",
+        ),
+    ],
 )
 def staged_customer_segments(context: dg.AssetExecutionContext):
     settings = Settings.from_env()
@@ -98,6 +111,16 @@ def staged_customer_segments(context: dg.AssetExecutionContext):
             run_id=context.run_id,
         )
         sizes = sizes_markdown(con, STAGED)
+        drift = segment_size_drift(
+            con,
+            STAGED,
+            rule_version=rules.version,
+            max_share=settings.drift_max_share,
+            min_entities=settings.drift_min_entities,
+            accept=Settings.accept_drift(context.run.tags),
+        )
+        results.record(con, context.run_id, [drift], checked_at=datetime.now())
+    context.log.info(drift.summary())
     metadata = {
         "dagster/row_count": rows,
         "rule_version": rules.version,
@@ -115,6 +138,7 @@ def staged_customer_segments(context: dg.AssetExecutionContext):
         description="; ".join(problems)
         or "one row per entity and scheme, all with next action and provenance",
     )
+    yield check_result(drift, asset_key=STAGED_KEY, check=DRIFT_CHECK)
 
 
 def _stage_versions(
@@ -203,6 +227,7 @@ def published_customer_segments(context: dg.AssetExecutionContext) -> dg.Materia
             experiment=experiment,
             impact_table=STAGED_IMPACT,
             started_at=_run_started_at(context),
+            accept_drift=Settings.accept_drift(context.run.tags),
         )
         sizes = sizes_markdown(con, "segments.customer_segments")
         actions = actions_markdown(con, "segments.customer_segments")

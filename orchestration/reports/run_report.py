@@ -38,6 +38,7 @@ from orchestration.reports.profiles import (
     segment_profiles,
     shares_text,
 )
+from orchestration.reports.quality import DATA_DOCS_HREF, QualitySection, fetch_quality, quality_html
 from orchestration.warehouse import table_exists
 
 __all__ = [
@@ -121,6 +122,7 @@ class RunReport:
     moves: list[Move]  # all of this run's changes, grouped; largest first per scheme
     potential: list[PotentialSegment] | None  # None: marts.potential_segments does not exist
     clv_available: bool  # marts.customer_features has predicted_clv
+    quality: QualitySection | None = None  # None: no segments.quality_results (older warehouse)
 
 
 def fetch_run_report(
@@ -174,6 +176,7 @@ def fetch_run_report(
         moves=[Move(*m) for m in moves],
         potential=potential,
         clv_available=bool(clv),
+        quality=fetch_quality(con, run_id),
     )
 
 
@@ -483,12 +486,16 @@ def render_run_report(report: RunReport) -> str:
     body = [
         f"<h1>{esc(title)}</h1>",
         f'<p class="meta">{esc(as_of)}generated {esc(f"{report.generated_at:%Y-%m-%d %H:%M}")}.</p>',
-        '<nav><ol><li><a href="#run">Run</a></li><li><a href="#pareto">Revenue concentration</a></li>'
+        '<nav><ol><li><a href="#run">Run</a></li><li><a href="#quality">Data quality</a></li>'
+        '<li><a href="#pareto">Revenue concentration</a></li>'
         '<li><a href="#segments">Segments</a></li><li><a href="#clv">Customer lifetime value</a></li>'
         '<li><a href="#movements">Movements since the previous run</a></li>'
         '<li><a href="#potential">Potential segments</a></li></ol></nav>',
         '<h2 id="run">Run</h2>',
         *_facts_html(report),
+        # The run's Data Docs are written into <run_id>/data_docs/ by the same job (next to this report), so
+        # the relative link is given whenever the run has results; this renderer does not know reports_dir.
+        *quality_html(report.quality, DATA_DOCS_HREF),
         '<h2 id="pareto">Revenue concentration</h2>',
     ]
     p = report.pareto

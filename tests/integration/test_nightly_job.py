@@ -155,15 +155,14 @@ def snapshot_state(settings: Settings):
 def test_failed_blocking_quality_check_leaves_published_results_untouched(landing):
     settings = Settings.from_env()
     before = snapshot_state(settings)
-    orders = (landing / "sales_orders.csv").read_text(encoding="utf-8").splitlines()
-    orders[3] = orders[3].rsplit(",", 1)[0] + ",USD"
-    orders[4] = orders[4].rsplit(",", 1)[0] + ",GBP"
-    (landing / "sales_orders.csv").write_text("\n".join(orders) + "\n", encoding="utf-8")
+    products = (landing / "sales_products.csv").read_text(encoding="utf-8").splitlines()
+    products[2] = products[2].rsplit(",", 1)[0] + ",-5"  # the catalogue's problems are systemic: block
+    (landing / "sales_products.csv").write_text("\n".join(products) + "\n", encoding="utf-8")
 
     outcome = run(date(2026, 11, 2))
     assert not outcome.success
-    assert "gx_raw_sales_orders" in outcome.failure
-    assert "expect_column_values_to_be_in_set(currency): 2 of" in outcome.failure
+    assert "gx_raw_sales_products" in outcome.failure
+    assert "expect_column_values_to_be_between(list_price): 1 of" in outcome.failure
     assert "nothing was published" in outcome.failure
     assert snapshot_state(settings) == before
 
@@ -199,5 +198,5 @@ def test_cli_run_prints_summary_and_fails_with_one_line(landing, capsys):
     assert cli(["run", "--as-of", "2026-11-03"]) == 1
     err = capsys.readouterr().err.strip().splitlines()  # progress lines, then the reason
     assert "Traceback" not in "\n".join(err)
-    assert err[-1].startswith("error: step raw__crm_accounts failed: ")
+    assert err[-1].startswith("error: step raw_tables failed: ")
     assert "crm_accounts.csv:1: column 'org_number': missing column" in err[-1]

@@ -117,7 +117,7 @@ def test_snapshot_is_a_separate_file_replaced_atomically(tmp_path):
     tables = {r[0] for r in fresh.execute("select table_name from information_schema.tables").fetchall()}
     assert tables == {
         "customer_segments", "rule_versions", "segment_history", "segment_changes", "runs", "segment_sizes",
-        "rule_version_impact", "experiment_assignments", "clv_fits",
+        "rule_version_impact", "experiment_assignments", "clv_fits", "quality_results",
     }  # fmt: skip
     assert [p.name for p in result.snapshot.parent.iterdir()] == ["segments.duckdb"]  # no temp files left
 
@@ -137,7 +137,7 @@ def test_snapshot_is_a_separate_file_replaced_atomically(tmp_path):
     assert columns("runs") == [
         "run_id", "as_of", "rule_version", "rules_sha256", "customers", "assignments", "status", "published_at",
         "input_fingerprint", "output_fingerprint", "started_at", "finished_at", "rows_per_scheme", "experiment",
-        "challenger_version", "failure",
+        "challenger_version", "failure", "accept_drift", "accepted_drift", "quarantined_rows",
     ]  # fmt: skip
     assert {"customer_id", "scheme", "segment", "valid_from", "valid_to", "rule_version", "run_id"} <= set(
         columns("segment_history")
