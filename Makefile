@@ -25,8 +25,11 @@ $(STAMP): pyproject.toml
 manifest: $(STAMP)
 	@$(BIN)/python -m orchestration.dbt_manifest > /dev/null
 
+# Demo data when the landing folder is empty, and again when the demo files are from an earlier day
+# (a real export is new every night; the freshness gate blocks files that stop changing).
 demo-data: $(STAMP)
-	@if [ -z "$$(ls -A $(LANDING) 2>/dev/null)" ]; then \
+	@if [ -z "$$(ls -A $(LANDING) 2>/dev/null)" ] || \
+		{ [ -f $(LANDING)/.demo-as-of ] && [ "$$(cat $(LANDING)/.demo-as-of)" != "$$(date +%F)" ]; }; then \
 		$(BIN)/segments demo-data --customers $(DEMO_CUSTOMERS) --out $(LANDING) --seed 42; \
 	fi
 

@@ -20,8 +20,9 @@ import duckdb
 
 AS_OF = date(2026, 11, 1)
 STAGES = {  # stage -> how to recognise its Dagster steps
-    "ingest": lambda key: key.startswith("raw__") and "_gx_" not in key,
-    "quality": lambda key: "_gx_" in key,
+    "ingest": lambda key: key == "raw_tables",
+    # the gate on the landing tables (suites, quarantine, anomalies, freshness) and the feature suite's check
+    "quality": lambda key: key == "accepted_tables" or "_gx_" in key,
     "transform (dbt)": lambda key: key == "dbt_models",
     "rules": lambda key: key == "segments_staging__customer_segments",
     "publish": lambda key: key == "segments__customer_segments",

@@ -342,6 +342,9 @@ def _rules_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_MARKER = ".demo-as-of"  # in a landing folder made by `segments demo-data`: the as-of date of its files
+
+
 def _demo_data(args: argparse.Namespace) -> int:
     from orchestration.demo.generator import generate
 
@@ -352,6 +355,9 @@ def _demo_data(args: argparse.Namespace) -> int:
     counts = generate(
         args.out, customers=args.customers, seed=args.seed, as_of=args.as_of, progress=_progress
     )
+    # Demo exports are as of a day, like a nightly export: `make run` makes new ones when the day has passed
+    # (yesterday's files would rightly trip the freshness gate a few nights later).
+    (args.out / DEMO_MARKER).write_text(f"{(args.as_of or date.today()).isoformat()}\n", encoding="utf-8")
     for entity, rows in counts.items():
         print(f"  {entity:<20} {rows:>12,} rows")
     print(f"demo data for {args.customers:,} customers in {args.out} ({time.monotonic() - started:.1f} s)")

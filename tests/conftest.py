@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from orchestration.settings import DEFAULT_RULES_DIR
@@ -32,3 +33,12 @@ def pipeline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     data = point_settings_at(monkeypatch, tmp_path / "data")
     monkeypatch.setenv("SEGMENTS_DUCKDB_MEMORY_LIMIT", "1GB")
     return data
+
+
+def query(path: Path, sql: str, params=None) -> list[tuple]:
+    """Read a DuckDB file (warehouse or snapshot) read-only, as a tool would, and close it again."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

@@ -6,14 +6,13 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from orchestration.cli import main as cli
 from orchestration.rules import rule_files
 from orchestration.runner import run_job
 from orchestration.settings import DEFAULT_RULES_DIR, Settings
-from tests.conftest import point_settings_at
+from tests.conftest import point_settings_at, query
 from tests.fixtures import handcrafted
 
 pytestmark = pytest.mark.integration
@@ -21,14 +20,6 @@ pytestmark = pytest.mark.integration
 
 def run(as_of: date = handcrafted.AS_OF):
     return run_job(as_of=as_of)
-
-
-def query(path: Path, sql: str, params=None):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def published(settings: Settings, sql: str, params=None):

@@ -16,15 +16,13 @@ import hashlib
 import json
 import shutil
 from datetime import date
-from pathlib import Path
 
-import duckdb
 import pytest
 
 from orchestration.cli import main as cli
 from orchestration.runner import run_job
 from orchestration.settings import DEFAULT_RULES_DIR, Settings
-from tests.conftest import point_settings_at
+from tests.conftest import point_settings_at, query
 from tests.fixtures import handcrafted
 
 pytestmark = pytest.mark.integration
@@ -42,14 +40,6 @@ def new_version(text: str, version: str, *, effective: str | None = None) -> str
     )
     assert changed.count(version) >= 2 and "r_score >= 4 and f_score = 1" in changed
     return changed
-
-
-def query(path: Path, sql: str, params=None):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
