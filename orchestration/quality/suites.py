@@ -337,7 +337,9 @@ def validate(
                 error=item.exception_info.get("exception_message") if raised else None,
                 kwargs=dict(expectation.kwargs),
                 observed_value=f"{100 * unexpected / rows:.2f} % unexpected" if rows else None,
-                blocks=expectation.severity == "block" and (not success or bool(raised)),
+                # a check that could not run guards nothing: it blocks unless it only warns
+                blocks=not success
+                and (expectation.severity == "block" or (bool(raised) and expectation.severity != "warn")),
             )
         )
     return SuiteReport(suite=suite, rows=rows, outcomes=outcomes)
