@@ -35,6 +35,7 @@ def test_demo_data_writes_every_landing_file(tmp_path, capsys):
         == 0
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".demo-as-of",  # `make run` makes new demo data when this day has passed
         "crm_accounts.csv",
         "crm_contacts.csv",
         "crm_interactions.parquet",
@@ -42,5 +43,6 @@ def test_demo_data_writes_every_landing_file(tmp_path, capsys):
         "sales_orders.parquet",
         "sales_products.csv",
     ]
+    assert (tmp_path / ".demo-as-of").read_text(encoding="utf-8") == "2026-11-01\n"
     assert main(["demo-data", "--customers", "0", "--out", str(tmp_path)]) == 1
     assert "error: --customers must be at least 1" in capsys.readouterr().err
