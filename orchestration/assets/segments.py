@@ -21,6 +21,7 @@ from orchestration.publish import (
     segment_sizes,
 )
 from orchestration.quality import results
+from orchestration.quality.drift import DESCRIPTION as DRIFT_DESCRIPTION
 from orchestration.quality.drift import SUITE_NAME as DRIFT_CHECK
 from orchestration.quality.drift import segment_size_drift
 from orchestration.rules import (
@@ -68,8 +69,7 @@ def version_info(rule_set: RuleSet) -> RuleVersionInfo:
             DRIFT_CHECK,
             asset=STAGED_KEY,
             blocking=True,
-            description="With the rule version unchanged since the last publish, no segment's size moves by "
-            "more than SEGMENTS_DRIFT_MAX_SHARE (unless the run was started with --accept-drift).",
+            description=DRIFT_DESCRIPTION,
         ),
     ],
 )

@@ -184,7 +184,8 @@ def _escaped(value: Any) -> Any:
         value = value.item()
     if value is None or isinstance(value, bool | int | float):
         return value
-    return html.escape(value if isinstance(value, str) else json.dumps(value, default=str), quote=False)
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    return html.escape(text, quote=False)
 
 
 def _expectation_config(outcome: Outcome):
@@ -236,7 +237,9 @@ def _is_gx_type(kind: str) -> bool:
 
 
 def _describe(kind: str, kwargs: dict[str, Any]) -> str:
-    params = ", ".join(f"{k} = {json.dumps(v, default=str)}" for k, v in kwargs.items() if k != "column")
+    params = ", ".join(
+        f"{k} = {json.dumps(v, default=str, ensure_ascii=False)}" for k, v in kwargs.items() if k != "column"
+    )
     return f"{kind}: {params}" if params else kind
 
 
@@ -508,7 +511,10 @@ def _failure_detail(outcome: Outcome) -> str:
         return f"could not run: {outcome.error}"
     details = [_pipeline_detail(outcome)] if _pipeline_detail(outcome) else []
     if outcome.observed_value is not None:
-        details.append(f"observed {json.dumps(outcome.observed_value, default=str)}")
+        observed = outcome.observed_value
+        details.append(
+            f"observed {observed if isinstance(observed, str) else json.dumps(observed, default=str)}"
+        )
     if outcome.examples:
         details.append("e.g. " + ", ".join(repr(v) for v in outcome.examples[:3]))
     return "; ".join(details)

@@ -17,6 +17,10 @@ import duckdb
 from orchestration.quality.suites import Outcome, Suite, SuiteReport
 
 SUITE_NAME = "segment_size_drift"
+DESCRIPTION = (
+    "With the rule version unchanged since the last publish, no segment's size moves by more than the limit "
+    "(unless a person accepted it with --accept-drift)."
+)
 
 
 def segment_size_drift(
@@ -32,7 +36,7 @@ def segment_size_drift(
         name=SUITE_NAME,
         table=staged_table,
         path=Path(f"{SUITE_NAME}.json"),
-        definition={"expectations": [], "meta": {"description": __doc__.split("\n\n")[1]}},
+        definition={"expectations": [], "meta": {"description": DESCRIPTION}},
         derived_columns={},
     )
     entities = con.execute(f"select count(*) from {staged_table}").fetchone()[0]

@@ -52,9 +52,14 @@ def record(
 
 
 def reports_for_run(
-    con: duckdb.DuckDBPyConnection, run_id: str, *, table: str = RESULTS_TABLE
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    *,
+    table: str = RESULTS_TABLE,
+    descriptions: dict[str, str | None] | None = None,
 ) -> list[SuiteReport]:
-    """The run's results as reports again (for Data Docs and the run report), in the order they ran."""
+    """The run's results as reports again (for Data Docs and the run report), in the order they ran;
+    ``descriptions``: what each suite guards, by suite name (the table keeps results, not suite texts)."""
     rows = con.execute(
         f"""select suite, table_name, expectation, column_name, severity, success, observed_value, unexpected_count,
                    element_count, quarantined_rows, blocks, accepted, kwargs, examples, note
@@ -83,7 +88,13 @@ def reports_for_run(
         grouped.setdefault(suite, (table_name, []))[1].append(outcome)
     return [
         SuiteReport(
-            suite=Suite(name, table_name, Path(f"{name}.json"), {"expectations": [], "meta": {}}, {}),
+            suite=Suite(
+                name,
+                table_name,
+                Path(f"{name}.json"),
+                {"expectations": [], "meta": {"description": (descriptions or {}).get(name)}},
+                {},
+            ),
             rows=max((o.element_count for o in outcomes), default=0),
             outcomes=outcomes,
         )
@@ -93,9 +104,16 @@ def reports_for_run(
 
 def write_data_docs(con: duckdb.DuckDBPyConnection, run_id: str, reports_dir: Path) -> Path | None:
     """Render the run's Data Docs into ``reports_dir/<run_id>/data_docs``; None if the run has no results."""
+    from orchestration.quality import drift
     from orchestration.quality.data_docs import write_data_docs as render
+    from orchestration.quality.suites import load_suites
+    from orchestration.settings import EXPECTATIONS_DIR
 
-    reports = reports_for_run(con, run_id)
+    descriptions = {
+        s.name: s.definition.get("meta", {}).get("description")
+        for s in load_suites(EXPECTATIONS_DIR).values()
+    }
+    reports = reports_for_run(con, run_id, descriptions={**descriptions, drift.SUITE_NAME: drift.DESCRIPTION})
     if not reports:
         return None
     return render(reports, reports_dir / run_id / "data_docs", run_id=run_id, run_time=datetime.now())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -177,3 +178,22 @@ def test_small_moves_pass(con):
     report = drift(con)
     assert report.passed
     assert report.outcomes[0].observed_value == "2 segments compared; largest move rfm/Lost -15.0 %"
+
+
+def test_results_are_stored_per_run_and_rendered_as_data_docs(con, tmp_path):
+    from orchestration.quality import drift as drift_module
+    from orchestration.quality.results import record, reports_for_run, write_data_docs
+
+    published(con, "r1", "v1", {"Champions": 400})
+    staged(con, {"Champions": 800})
+    report = drift(con)
+    record(con, "r2", [report], checked_at=NOW)
+    record(con, "r2", [report], checked_at=NOW)  # a retried step replaces, never doubles
+    (again,) = reports_for_run(con, "r2")
+    assert again.outcomes == report.outcomes
+    index = write_data_docs(con, "r2", tmp_path)
+    assert index == tmp_path / "r2" / "data_docs" / "index.html"
+    text = index.read_text(encoding="utf-8")
+    assert html.escape(drift_module.DESCRIPTION) in text and "segment_size_drift" in text
+    assert "400 → 800 (+100.0 %)" in text
+    assert write_data_docs(con, "no-such-run", tmp_path) is None
