@@ -343,11 +343,7 @@ def publish(
            from segments.quality_results where run_id = ? and accepted""",
         [run_id],
     ).fetchone()[0]
-    quarantined = (
-        con.execute("select count(*) from raw._quarantine where run_id = ?", [run_id]).fetchone()[0]
-        if table_exists(con, "raw._quarantine")
-        else None
-    )
+    quarantined = _quarantined_rows(con, run_id)
     key = "scheme, entity_id"
     tracked_differs = " or ".join(f"s.{c} is distinct from h.{c}" for c in TRACKED)
     con.execute("begin transaction")
@@ -486,18 +482,22 @@ def record_failed_run(
 ) -> None:
     """Keep a failed run in ``segments.runs`` (status 'failed' and why); published data is not touched."""
     ensure_contract(con)
-    quarantined = (
-        f"(select count(*) from raw._quarantine where run_id = {quote_literal(run_id)})"
-        if table_exists(con, "raw._quarantine")
-        else "null"
-    )
     con.execute(
         f"""insert into segments.runs ({RUN_COLUMNS})
-        select ?, ?, null, null, null, null, 'failed', null, ?, null, ?, ?, null, null, null, ?, ?, null,
-               {quarantined}
+        select ?, ?, null, null, null, null, 'failed', null, ?, null, ?, ?, null, null, null, ?, ?, null, ?
         where not exists (select 1 from segments.runs where run_id = ?)""",
-        [run_id, as_of, input_fingerprint(con), started_at, finished_at, failure, accept_drift, run_id],
-    )
+        [
+            run_id, as_of, input_fingerprint(con), started_at, finished_at, failure, accept_drift,
+            _quarantined_rows(con, run_id), run_id,
+        ],
+    )  # fmt: skip
+
+
+def _quarantined_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> int | None:
+    """Rows the run's quality gate set aside (None: no gate has run in this warehouse yet)."""
+    if not table_exists(con, "raw._quarantine"):
+        return None
+    return con.execute("select count(*) from raw._quarantine where run_id = ?", [run_id]).fetchone()[0]
 
 
 def segment_sizes(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str, int, float]]:

@@ -159,15 +159,11 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
     return "the run failed before any step started"
 
 
-def _identity_line(settings: Settings) -> str:
-    """How orders found their customer (the job has finished, so the warehouse can be opened)."""
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        methods = dict(
-            con.execute("select match_method, share_of_orders from marts.identity_match_summary").fetchall()
-        )
-    finally:
-        con.close()
+def _identity_line(con: duckdb.DuckDBPyConnection) -> str:
+    """How orders found their customer."""
+    methods = dict(
+        con.execute("select match_method, share_of_orders from marts.identity_match_summary").fetchall()
+    )
     crm = sum(methods.get(m, 0) for m in ("crm_id", "email", "org_number"))
     detail = ", ".join(f"{m} {100 * methods.get(m, 0):.1f} %" for m in ("crm_id", "email", "org_number"))
     guests = sum(methods.get(m, 0) for m in ("guest_email", "guest_org"))
@@ -180,19 +176,15 @@ def _identity_line(settings: Settings) -> str:
 TOP_QUARANTINE = 6  # reasons listed in the summary
 
 
-def _quality_lines(settings: Settings, run_id: str) -> list[str]:
-    """Checks run, warnings, rows quarantined per reason, accepted drift (from the warehouse)."""
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        checks, failed_warn, accepted = con.execute(
-            """select count(*), count(*) filter (where not success and not (blocks and not accepted)),
-                      string_agg(case when accepted then suite || ': ' || coalesce(note, expectation) end, '; ')
-               from segments.quality_results where run_id = ?""",
-            [run_id],
-        ).fetchone()
-        reasons = quality_results.quarantine_counts(con, run_id)
-    finally:
-        con.close()
+def _quality_lines(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """Checks run, warnings, rows quarantined per reason, accepted drift."""
+    checks, failed_warn, accepted = con.execute(
+        """select count(*), count(*) filter (where not success and not (blocks and not accepted)),
+                  string_agg(case when accepted then suite || ': ' || coalesce(note, expectation) end, '; ')
+           from segments.quality_results where run_id = ?""",
+        [run_id],
+    ).fetchone()
+    reasons = quality_results.quarantine_counts(con, run_id)
     quarantined = sum(n for *_, n in reasons)
     lines = [
         f"Quality: {checks:,} checks, {failed_warn:,} failed without blocking; "
@@ -225,11 +217,14 @@ def summary(settings: Settings, run_id: str, *, elapsed: float) -> str:
     finally:
         con.close()
     as_of, version, sha, customers = run
+    # the job has finished, so the warehouse can be opened (read-only) for what the snapshot does not hold
+    with connect(settings, read_only=True) as warehouse:
+        identity, quality = _identity_line(warehouse), _quality_lines(warehouse, run_id)
     lines = [
         f"Published run {run_id} as of {as_of}: {customers:,} customers in {elapsed:.1f} s",
         f"Rule version {version} ({file_name[0]}, sha256 {sha[:12]}…)",
-        _identity_line(settings),
-        *_quality_lines(settings, run_id),
+        identity,
+        *quality,
         "",
         "Segments per scheme",
     ]

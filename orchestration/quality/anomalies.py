@@ -49,10 +49,14 @@ def current_load(con: duckdb.DuckDBPyConnection, entity: str) -> tuple[datetime,
 
 
 def profile(
-    con: duckdb.DuckDBPyConnection, suite: Suite, columns: list[str], *, now: datetime
+    con: duckdb.DuckDBPyConnection,
+    suite: Suite,
+    columns: list[str],
+    load: tuple[datetime, str] | None,
+    *,
+    now: datetime,
 ) -> dict[str, float | None]:
-    """The current load's profile, computed in one scan the first time a run sees the load."""
-    load = current_load(con, suite.entity)
+    """The profile of ``load`` (``current_load``), computed in one scan the first time a run sees it."""
     if load is None:
         return {}
     loaded_at, sha256 = load
@@ -82,9 +86,10 @@ def profile(
     return result
 
 
-def previous_profile(con: duckdb.DuckDBPyConnection, entity: str) -> tuple[datetime, dict[str, float]] | None:
-    """The profile of the load before the current one (None: this is the first load)."""
-    load = current_load(con, entity)
+def previous_profile(
+    con: duckdb.DuckDBPyConnection, entity: str, load: tuple[datetime, str] | None
+) -> tuple[datetime, dict[str, float]] | None:
+    """The profile of the load before ``load`` (None: it is the first load)."""
     if load is None:
         return None
     row = con.execute(

@@ -24,6 +24,7 @@ from typing import Any
 from orchestration.errors import SegmentsError
 from orchestration.ingest.schemas import ENTITIES
 from orchestration.settings import Settings
+from orchestration.warehouse import table_exists
 
 ALL_RUNS_LIMIT = 20
 NO_QUARANTINE = "no quarantine yet: run `segments run` first"
@@ -127,12 +128,6 @@ def _open(args: argparse.Namespace):
     return _read_warehouse(args.warehouse or Settings.from_env().warehouse)
 
 
-def _exists(con, table: str) -> bool:
-    from orchestration.warehouse import table_exists
-
-    return table_exists(con, table)
-
-
 def _runs_relation(con) -> str:
     from orchestration.reports import relation
 
@@ -156,9 +151,9 @@ def _run_times(con) -> str:
     parts = [
         f"select run_id, coalesce(finished_at, published_at, started_at) as seen from {_runs_relation(con)}"
     ]
-    if _exists(con, RESULTS_TABLE):
+    if table_exists(con, RESULTS_TABLE):
         parts.append(f"select run_id, checked_at from {RESULTS_TABLE}")
-    if _exists(con, QUARANTINE_TABLE):
+    if table_exists(con, QUARANTINE_TABLE):
         parts.append(f"select run_id, quarantined_at from {QUARANTINE_TABLE}")
     return f"select run_id, max(seen) as seen from ({' union all '.join(parts)}) group by run_id"
 
@@ -168,7 +163,7 @@ def _resolve_run(con, given: str | None, *, default_from: list[str], missing: st
     that has rows; ``missing``: the error when there is none."""
     if given is None:
         for table, column in (t.split(":") for t in default_from):
-            if _exists(con, table):
+            if table_exists(con, table):
                 row = con.execute(
                     f"select run_id from {table} order by {column} desc nulls last, run_id desc limit 1"
                 ).fetchone()
@@ -212,7 +207,7 @@ def quarantine_list(args: argparse.Namespace) -> int:
     from orchestration.quality.gate import QUARANTINE_TABLE
 
     with _open(args) as con:
-        if not _exists(con, QUARANTINE_TABLE):
+        if not table_exists(con, QUARANTINE_TABLE):
             raise SegmentsError(NO_QUARANTINE)
         if args.all_runs:
             if args.run:
@@ -291,7 +286,7 @@ def quarantine_show(args: argparse.Namespace) -> int:
     if entity is None:
         raise SegmentsError(f"unknown entity {args.entity!r}: one of {', '.join(ENTITIES)}")
     with _open(args) as con:
-        if not _exists(con, QUARANTINE_TABLE):
+        if not table_exists(con, QUARANTINE_TABLE):
             raise SegmentsError(NO_QUARANTINE)
         run_id = _resolve_run(con, args.run, default_from=_quarantine_default(), missing=NO_QUARANTINE)
         info = _run_info(con, run_id)
@@ -305,7 +300,7 @@ def quarantine_show(args: argparse.Namespace) -> int:
         total = con.execute(f"select count(*) from {QUARANTINE_TABLE} q where {where}", params).fetchone()[0]
         columns: list[str] = []
         join, found = "", "false"
-        if _exists(con, entity.table):
+        if table_exists(con, entity.table):
             columns = [
                 r[0]
                 for r in con.execute(
@@ -377,7 +372,7 @@ def quality_command(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     with _open(args) as con:
-        if not _exists(con, RESULTS_TABLE):
+        if not table_exists(con, RESULTS_TABLE):
             raise SegmentsError(NO_RESULTS)
         run_id = _resolve_run(con, args.run, default_from=[f"{RESULTS_TABLE}:checked_at"], missing=NO_RESULTS)
         info = _run_info(con, run_id)

@@ -509,7 +509,8 @@ def _index_html(
 def _failure_detail(outcome: Outcome) -> str:
     if outcome.error:
         return f"could not run: {outcome.error}"
-    details = [_pipeline_detail(outcome)] if _pipeline_detail(outcome) else []
+    detail = _pipeline_detail(outcome)
+    details = [detail] if detail else []
     if outcome.observed_value is not None:
         observed = outcome.observed_value
         details.append(

@@ -106,10 +106,10 @@ def check_entity(
     )
     for expectation, outcome in zip(suite.with_severity("block", "warn"), checked.outcomes, strict=True):
         outcomes[expectation.number] = outcome
-    current = anomalies.profile(con, suite, list(entity.columns), now=now)
-    previous = anomalies.previous_profile(con, entity.name)
-    extra = anomalies.compare(suite, current, previous[1] if previous else None)
     load = anomalies.current_load(con, entity.name)
+    current = anomalies.profile(con, suite, list(entity.columns), load, now=now)
+    previous = anomalies.previous_profile(con, entity.name, load)
+    extra = anomalies.compare(suite, current, previous[1] if previous else None)
     fresh = anomalies.freshness(suite, load[0] if load else None, now=now)
     extra += [fresh] if fresh else []
     if accept_drift:  # a person vouched for the change; stale files are not drift

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import duckdb
 
 from orchestration.quality.gate import QUARANTINE_TABLE
-from orchestration.quality.results import RESULTS_TABLE
+from orchestration.quality.results import RESULTS_TABLE, quarantine_counts
 from orchestration.quality.suites import SEVERITIES
 from orchestration.reports import relation
 from orchestration.reports.html import esc, html_table
@@ -123,11 +123,7 @@ def fetch_quality(con: duckdb.DuckDBPyConnection, run_id: str) -> QualitySection
     ]
     if table_exists(con, QUARANTINE_TABLE):
         source = QUARANTINE_TABLE
-        reasons = con.execute(
-            f"""select entity, expectation, column_name, count(*) as n from {QUARANTINE_TABLE}
-                where run_id = ? group by all order by n desc, entity, expectation, column_name""",
-            [run_id],
-        ).fetchall()
+        reasons = quarantine_counts(con, run_id)
     else:
         source = RESULTS_TABLE
         reasons = con.execute(

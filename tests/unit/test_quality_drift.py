@@ -54,8 +54,9 @@ def load(con, loaded_at: datetime, rows: list[tuple[int, float | None]]) -> None
 
 
 def check(con, s: Suite) -> list:
-    current = anomalies.profile(con, s, ["quantity", "unit_price"], now=NOW)
-    previous = anomalies.previous_profile(con, s.entity)
+    load = anomalies.current_load(con, s.entity)
+    current = anomalies.profile(con, s, ["quantity", "unit_price"], load, now=NOW)
+    previous = anomalies.previous_profile(con, s.entity, load)
     return anomalies.compare(s, current, previous[1] if previous else None)
 
 
