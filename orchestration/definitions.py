@@ -8,7 +8,7 @@ from orchestration.assets.ingest import raw_tables
 from orchestration.assets.quality import accepted_tables, quality_checks
 from orchestration.assets.reports import run_report
 from orchestration.assets.segments import published_customer_segments, staged_customer_segments
-from orchestration.assets.transform import dbt_models, dbt_resource
+from orchestration.assets.transform import dbt_models, dbt_resource, run_context
 from orchestration.runner import record_failure
 from orchestration.settings import AS_OF_TAG, PROGRESS_LOGGER, Settings
 
@@ -70,6 +70,7 @@ defs = dg.Definitions(
     assets=[
         raw_tables,
         accepted_tables,
+        run_context,
         dbt_models,
         staged_customer_segments,
         published_customer_segments,

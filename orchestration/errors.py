@@ -35,5 +35,9 @@ class QualityError(SegmentsError):
     """A blocking quality check failed: nothing is published."""
 
 
+class TransformError(SegmentsError):
+    """The dbt build failed: names the node (model or test) and dbt's own reason."""
+
+
 class PublishError(SegmentsError):
     """Results could not be audited or published; what readers see is unchanged."""

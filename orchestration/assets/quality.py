@@ -30,6 +30,9 @@ def accepted_key(entity_name: str) -> dg.AssetKey:
     return dg.AssetKey(["accepted", entity_name])
 
 
+ACCEPTED_KEYS = [accepted_key(name) for name in ENTITIES]
+
+
 def check_name(suite: Suite) -> str:
     return f"gx_{suite.name}"
 

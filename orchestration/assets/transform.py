@@ -1,12 +1,28 @@
-"""dbt models as Dagster assets: one ``dbt build`` per run; each model is an asset, dbt tests are checks."""
+"""dbt models as Dagster assets: one ``dbt build`` per run; each model is an asset, dbt tests are checks.
+
+Before the build, the asset ``pipeline/run_context`` writes the run's id and as-of date into the warehouse
+(``pipeline.run_context``, read by the macro ``as_of_date()``). The date is data rather than a dbt var, so the
+project's SQL is the same every night and dbt re-uses its partial parse (``partial_parse.msgpack``, carried
+from one build to the next) instead of parsing the whole project again.
+
+The nightly build leaves out dbt's unit tests (they check the SQL, not the night's data: ``make test`` runs
+them, tests/integration/test_dbt_unit_tests.py) and writes no JSON artifacts (dbt would write the whole
+manifest twice a run); every model and data test still reports to Dagster as it finishes.
+"""
 
 import json
+import os
 import shutil
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from functools import cached_property
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -14,12 +30,21 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from packaging import version
 
+from orchestration.assets.quality import ACCEPTED_KEYS
+from orchestration.errors import TransformError
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 from orchestration.warehouse import connect
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 dbt_project.prepare_if_dev()  # `dagster dev`: re-parse on reload; no effect elsewhere
+
+RUN_CONTEXT_KEY = dg.AssetKey(["pipeline", "run_context"])
+RUN_CONTEXT_TABLE = "pipeline.run_context"
+NIGHTLY_BUILD = ["build", "--exclude-resource-type", "unit_test", "--no-write-json"]
+PARTIAL_PARSE = "partial_parse.msgpack"
+KEEP_TARGETS = 5  # dbt target folders of the last runs kept for debugging (dbt.log, compiled SQL)
 
 
 class SegmentsDbtTranslator(DagsterDbtTranslator):
@@ -41,37 +66,135 @@ class SegmentsDbtTranslator(DagsterDbtTranslator):
 translator = SegmentsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+class SegmentsDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource without two start-up costs this project never needs (about 7 s a run,
+    measured): asking the dbt executable for its version (``dbt --version``, a second dbt start-up) and
+    building an in-process dbt adapter, which only ``fetch_row_counts()`` and ``fetch_column_metadata()``
+    use. dbt-core is installed beside this interpreter, so its version is the package's; row counts are
+    read after the build."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(metadata.version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
+        return None
+
+
+@dg.asset(
+    key=RUN_CONTEXT_KEY,
+    deps=ACCEPTED_KEYS,
+    group_name="pipeline",
+    description="The run that builds the marts and the as-of date they are computed for (one row, read by "
+    "dbt's as_of_date() macro). Written after the quality gate, right before dbt, so it names the run the "
+    "marts were built by.",
+    kinds={"duckdb"},
+)
+def run_context(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = Settings.from_env()
+    as_of = settings.resolve_as_of(context.run.tags)
+    with connect(settings) as con:
+        write_run_context(con, run_id=context.run_id, as_of=as_of, written_at=datetime.now())
+    return dg.MaterializeResult(metadata={"as_of": as_of.isoformat(), "dagster/row_count": 1})
+
+
+def write_run_context(
+    con: duckdb.DuckDBPyConnection, *, run_id: str, as_of: date, written_at: datetime
+) -> None:
+    con.execute("create schema if not exists pipeline")
+    con.execute(
+        f"create or replace table {RUN_CONTEXT_TABLE} (run_id varchar not null, as_of date not null, "
+        "written_at timestamp not null)"
+    )
+    con.execute(f"insert into {RUN_CONTEXT_TABLE} values (?, ?, ?)", [run_id, as_of, written_at])
+
+
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator)
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     settings = Settings.from_env()
     settings.export_to_environ()  # profiles.yml reads SEGMENTS_WAREHOUSE: same file as every Python step
-    as_of = settings.resolve_as_of(context.run.tags)
-    context.log.info(f"dbt build as of {as_of}")
+    context.log.info(f"dbt build as of {settings.resolve_as_of(context.run.tags)}")
     # Events are held until dbt exits: row counts need the warehouse, which dbt has open until then.
-    invocation = dbt.cli(["build", "--vars", json.dumps({"as_of": as_of.isoformat()})], context=context)
+    invocation = dbt.cli(NIGHTLY_BUILD, context=context, raise_on_error=False)
     events = list(invocation.stream())
-    _prune_targets(Path(invocation.target_path))
-    with connect(settings, read_only=True) as con:
-        row_counts = {
-            dg.AssetKey([schema, name]): con.execute(f"select count(*) from {schema}.{name}").fetchone()[0]
-            for schema, name in con.execute(
-                "select table_schema, table_name from information_schema.tables "
-                "where table_type = 'BASE TABLE' and table_schema in ('intermediate', 'marts', 'reference')"
-            ).fetchall()
-        }
+    target = Path(invocation.target_path)
+    _keep_partial_parse(target)
+    _prune_targets(target)
+    failures = [] if invocation.is_successful() else dbt_failures(target / "dbt.log")
+    row_counts = {} if failures else _row_counts(settings)
     outputs = [e for e in events if isinstance(e, dg.Output)]
     tests = [e for e in events if isinstance(e, dg.AssetCheckResult)]
-    failed = sum(not t.passed for t in tests)
-    context.log.info(f"dbt built {len(outputs)} models and seeds; {len(tests)} tests, {failed} failed")
+    context.log.info(
+        f"dbt built {len(outputs)} models and seeds; {len(tests)} tests, {sum(not t.passed for t in tests)} failed"
+    )
     for event in events:
         if isinstance(event, dg.Output):
             key = context.asset_key_for_output(event.output_name)
             if key in row_counts:
                 event = event.with_metadata({**event.metadata, "dagster/row_count": row_counts[key]})
         yield event
+    if failures:
+        more = f" (and {len(failures) - 1} more; see {target / 'dbt.log'})" if len(failures) > 1 else ""
+        raise TransformError(f"dbt {failures[0]}{more}")
+    if not invocation.is_successful():
+        raise TransformError(f"dbt build failed without naming a node; see {target / 'dbt.log'}")
 
 
-KEEP_TARGETS = 5  # dbt target folders of the last runs kept for debugging (run_results.json, logs)
+def _row_counts(settings: Settings) -> dict[dg.AssetKey, int]:
+    with connect(settings, read_only=True) as con:
+        return {
+            dg.AssetKey([schema, name]): con.execute(f"select count(*) from {schema}.{name}").fetchone()[0]
+            for schema, name in con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_type = 'BASE TABLE' and table_schema in ('intermediate', 'marts', 'reference')"
+            ).fetchall()
+        }
+
+
+def dbt_failures(log_path: Path) -> list[str]:
+    """What failed in a dbt build, one phrase per node (``model marts.customer_features: <dbt's message>``),
+    from dbt's JSON log; errors before any node ran (a compilation error) come last."""
+    failed: list[str] = []
+    general: list[str] = []
+    try:
+        lines = log_path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        info, data = event.get("info", {}), event.get("data", {})
+        if info.get("name") == "NodeFinished":
+            result = data.get("run_result", {})
+            if result.get("status") in ("error", "fail"):
+                node = data.get("node_info", {})
+                relation = node.get("node_relation") or {}
+                kind = node.get("resource_type") or "node"
+                name = (
+                    f"{relation['schema']}.{relation['alias']}"
+                    if kind == "model" and relation.get("alias")
+                    else node.get("node_name", "?")
+                )
+                message = " ".join(str(result.get("message") or result.get("status")).split())
+                failed.append(f"{kind} {name}: {message}")
+        elif info.get("level") == "error" and info.get("name") in ("RunResultError", "MainEncounteredError"):
+            general.append(" ".join(str(info.get("msg", "")).split()))
+    return failed + [g for g in general if g and not any(g in f for f in failed)]
+
+
+def _keep_partial_parse(target: Path) -> None:
+    """Carry this build's parse to the next: dagster-dbt copies the project's ``target/partial_parse.msgpack``
+    into each new target folder. dbt itself checks that it still matches the project, profile and vars."""
+    parsed = target / PARTIAL_PARSE
+    if not parsed.exists():
+        return
+    shared = Path(dbt_project.project_dir) / dbt_project.target_path / PARTIAL_PARSE
+    handle, tmp = tempfile.mkstemp(prefix=f".{PARTIAL_PARSE}.", dir=shared.parent)
+    os.close(handle)
+    shutil.copyfile(parsed, tmp)
+    os.replace(tmp, shared)  # a concurrent reader sees the old file or the new one
 
 
 def _prune_targets(current: Path) -> None:
@@ -88,4 +211,4 @@ def mart_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["marts", name])
 
 
-dbt_resource = DbtCliResource(project_dir=dbt_project, dbt_executable=str(DBT_EXECUTABLE))
+dbt_resource = SegmentsDbtCliResource(project_dir=dbt_project, dbt_executable=str(DBT_EXECUTABLE))

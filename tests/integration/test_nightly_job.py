@@ -12,7 +12,7 @@ from orchestration.cli import main as cli
 from orchestration.rules import rule_files
 from orchestration.runner import run_job
 from orchestration.settings import DEFAULT_RULES_DIR, Settings
-from tests.conftest import point_settings_at, query
+from tests.conftest import query
 from tests.fixtures import handcrafted
 
 pytestmark = pytest.mark.integration
@@ -32,15 +32,10 @@ def warehouse(settings: Settings, sql: str, params=None):
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
-    """One published run on the hand-crafted data; tests that change things start from a copy of it."""
-    data = tmp_path_factory.mktemp("first_run") / "data"
-    with pytest.MonkeyPatch.context() as env:
-        point_settings_at(env, data, DEFAULT_RULES_DIR)
-        handcrafted.write_landing(data / "landing")
-        outcome = run()
-        assert outcome.success, outcome.failure
-        return data, outcome, Settings.from_env()
+def first_run(handcrafted_run):
+    """One published run on the hand-crafted data (shared by the session); tests that change things start
+    from a copy of it."""
+    return handcrafted_run.data, handcrafted_run.outcome, handcrafted_run.settings
 
 
 @pytest.fixture

@@ -31,17 +31,15 @@ COLUMNS = [
 ]
 
 
-def as_of_date(var_value, session) -> date:
-    """var('as_of') as in macros/as_of_date.sql: YYYY-MM-DD, or the warehouse's current_date when null."""
-    value = str(var_value or "").strip()
-    if value in ("", "None", "none", "null", "NULL", "~"):
-        return session.sql("select current_date").fetchone()[0]
-    return date.fromisoformat(value)
+def as_of_date(run_context) -> date:
+    """The run's as-of date (as macros/as_of_date.sql reads it): the one row of the run context."""
+    (value,) = run_context.project("as_of_date").fetchone()
+    return value
 
 
 def model(dbt, session):
-    # dbt finds dbt.config calls only in model() itself
-    as_of = as_of_date(dbt.config.meta_get("as_of"), session)
+    # dbt finds dbt.ref and dbt.config calls only in model() itself
+    as_of = as_of_date(dbt.ref("stg_pipeline__run_context"))
     dbt.ref("fct_orders").filter("not is_return").create_view("clv_fit__purchases", replace=True)
     summary = session.sql(
         clv.summary_sql(

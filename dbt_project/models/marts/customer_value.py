@@ -17,12 +17,10 @@ from orchestration.value import clv
 HORIZONS = (90, 365)
 
 
-def as_of_date(var_value, session) -> date:
-    """var('as_of') as in macros/as_of_date.sql: YYYY-MM-DD, or the warehouse's current_date when null."""
-    value = str(var_value or "").strip()
-    if value in ("", "None", "none", "null", "NULL", "~"):
-        return session.sql("select current_date").fetchone()[0]
-    return date.fromisoformat(value)
+def as_of_date(run_context) -> date:
+    """The run's as-of date (as macros/as_of_date.sql reads it): the one row of the run context."""
+    (value,) = run_context.project("as_of_date").fetchone()
+    return value
 
 
 def fitted(fits: pd.DataFrame, name: str, cls, parameters: tuple[str, ...]):
@@ -56,8 +54,8 @@ def scores(
 
 
 def model(dbt, session):
-    # dbt finds dbt.config calls only in model() itself
-    as_of = as_of_date(dbt.config.meta_get("as_of"), session)
+    # dbt finds dbt.ref and dbt.config calls only in model() itself
+    as_of = as_of_date(dbt.ref("stg_pipeline__run_context"))
     horizon = float(dbt.config.meta_get("clv_horizon_days"))
     discount_rate = float(dbt.config.meta_get("clv_annual_discount_rate"))
     margin = float(dbt.config.meta_get("gross_margin"))

@@ -1,0 +1,40 @@
+"""Runs shared by the integration tests: each is built once per session; a test that changes anything works
+on a private copy (``copy_data``)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from orchestration.runner import RunOutcome, run_job
+from orchestration.settings import DEFAULT_RULES_DIR, Settings
+from tests.conftest import point_settings_at
+from tests.fixtures import handcrafted
+
+
+@dataclass(frozen=True)
+class SharedRun:
+    data: Path  # the data folder: landing files, warehouse, published snapshot
+    outcome: RunOutcome
+    settings: Settings
+
+
+@pytest.fixture(scope="session")
+def handcrafted_run(tmp_path_factory) -> SharedRun:
+    """One published run of the default rules on the hand-crafted customers, as of handcrafted.AS_OF."""
+    data = tmp_path_factory.mktemp("handcrafted_run") / "data"
+    with pytest.MonkeyPatch.context() as env:
+        point_settings_at(env, data, DEFAULT_RULES_DIR)
+        handcrafted.write_landing(data / "landing")
+        outcome = run_job(as_of=handcrafted.AS_OF)
+        assert outcome.success, outcome.failure
+        return SharedRun(data, outcome, Settings.from_env())
+
+
+def copy_data(run: SharedRun, into: Path) -> Path:
+    """A private copy of a shared run's data folder, for a test that changes it."""
+    shutil.copytree(run.data, into)
+    return into
