@@ -38,7 +38,7 @@ run: demo-data manifest
 	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/segments run --landing $(LANDING)
 
 test: manifest lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 ui: demo-data manifest
 	@mkdir -p $(DAGSTER_HOME_DIR) && touch $(DAGSTER_HOME_DIR)/dagster.yaml
