@@ -57,7 +57,10 @@ def main() -> int:
         one(int(sys.argv[2]), int(sys.argv[3]))
         return 0
     if sys.argv[1:] == ["--print"]:  # the table of the last `make bench` again
-        saved = json.loads((Path("data/bench") / "results.json").read_text(encoding="utf-8"))
+        path = Path("data/bench") / "results.json"
+        if not path.exists():
+            sys.exit(f"{path}: no saved benchmark; run `make bench` first")
+        saved = json.loads(path.read_text(encoding="utf-8"))
         print_table({int(n): r for n, r in saved.items()})
         return 0
     sizes = [int(s) for s in os.environ.get("BENCH_SIZES", "1000,10000,100000,1000000").split(",")]
