@@ -27,6 +27,7 @@ class RunOutcome:
     run_id: str
     failure: str | None  # one line: which step failed and why
     step_seconds: dict[str, float]
+    row_counts: dict[str, int]  # asset ("marts/customer_features") -> rows, as its materialization says
 
 
 class _ProgressHandler(logging.Handler):
@@ -90,6 +91,12 @@ def run_job(
         for e in result.all_events
         if e.event_type_value == "STEP_SUCCESS" and e.step_key
     }
+    materializations = [e.materialization for e in result.get_asset_materialization_events()]
+    row_counts = {
+        m.asset_key.to_user_string(): m.metadata["dagster/row_count"].value
+        for m in materializations
+        if "dagster/row_count" in m.metadata
+    }
     failure = None if result.success else _failure(result)
     if failure:
         record = instance.get_run_record_by_id(result.run_id)
@@ -101,7 +108,7 @@ def run_job(
             started_at=record.start_time if record else None,
             accept_drift=accept_drift,
         )
-    return RunOutcome(result.success, result.run_id, failure, steps)
+    return RunOutcome(result.success, result.run_id, failure, steps, row_counts)
 
 
 def record_failure(

@@ -7,7 +7,8 @@ from one build to the next) instead of parsing the whole project again.
 
 The nightly build leaves out dbt's unit tests (they check the SQL, not the night's data: ``make test`` runs
 them, tests/integration/test_dbt_unit_tests.py) and writes no JSON artifacts (dbt would write the whole
-manifest twice a run); every model and data test still reports to Dagster as it finishes.
+manifest twice a run); every model and data test reports to Dagster as it finishes, tables with their row
+count (logged by dbt itself, so Dagster never opens the warehouse while dbt holds it).
 """
 
 import json
@@ -26,6 +27,7 @@ import duckdb
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
+    DbtCliInvocation,
     DbtCliResource,
     DbtProject,
     dbt_assets,
@@ -44,6 +46,7 @@ RUN_CONTEXT_KEY = dg.AssetKey(["pipeline", "run_context"])
 RUN_CONTEXT_TABLE = "pipeline.run_context"
 NIGHTLY_BUILD = ["build", "--exclude-resource-type", "unit_test", "--no-write-json"]
 PARTIAL_PARSE = "partial_parse.msgpack"
+ROW_COUNT_LOG = "segments row_count: "  # logged by macros/log_row_count.sql
 KEEP_TARGETS = 5  # dbt target folders of the last runs kept for debugging (dbt.log, compiled SQL)
 
 
@@ -114,25 +117,20 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterat
     settings = Settings.from_env()
     settings.export_to_environ()  # profiles.yml reads SEGMENTS_WAREHOUSE: same file as every Python step
     context.log.info(f"dbt build as of {settings.resolve_as_of(context.run.tags)}")
-    # Events are held until dbt exits: row counts need the warehouse, which dbt has open until then.
     invocation = dbt.cli(NIGHTLY_BUILD, context=context, raise_on_error=False)
-    events = list(invocation.stream())
+    models = tests = failed_tests = 0
+    for event in _stream_with_row_counts(invocation, context):
+        if isinstance(event, dg.Output):
+            models += 1
+        elif isinstance(event, dg.AssetCheckResult):
+            tests += 1
+            failed_tests += not event.passed
+        yield event
     target = Path(invocation.target_path)
     _keep_partial_parse(target)
     _prune_targets(target)
+    context.log.info(f"dbt built {models} models and seeds; {tests} tests, {failed_tests} failed")
     failures = [] if invocation.is_successful() else dbt_failures(target / "dbt.log")
-    row_counts = {} if failures else _row_counts(settings)
-    outputs = [e for e in events if isinstance(e, dg.Output)]
-    tests = [e for e in events if isinstance(e, dg.AssetCheckResult)]
-    context.log.info(
-        f"dbt built {len(outputs)} models and seeds; {len(tests)} tests, {sum(not t.passed for t in tests)} failed"
-    )
-    for event in events:
-        if isinstance(event, dg.Output):
-            key = context.asset_key_for_output(event.output_name)
-            if key in row_counts:
-                event = event.with_metadata({**event.metadata, "dagster/row_count": row_counts[key]})
-        yield event
     if failures:
         more = f" (and {len(failures) - 1} more; see {target / 'dbt.log'})" if len(failures) > 1 else ""
         raise TransformError(f"dbt {failures[0]}{more}")
@@ -140,15 +138,26 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterat
         raise TransformError(f"dbt build failed without naming a node; see {target / 'dbt.log'}")
 
 
-def _row_counts(settings: Settings) -> dict[dg.AssetKey, int]:
-    with connect(settings, read_only=True) as con:
-        return {
-            dg.AssetKey([schema, name]): con.execute(f"select count(*) from {schema}.{name}").fetchone()[0]
-            for schema, name in con.execute(
-                "select table_schema, table_name from information_schema.tables "
-                "where table_type = 'BASE TABLE' and table_schema in ('intermediate', 'marts', 'reference')"
-            ).fetchall()
-        }
+def _stream_with_row_counts(invocation: DbtCliInvocation, context: dg.AssetExecutionContext) -> Iterator[Any]:
+    """dagster-dbt's events as each node finishes (Dagster records them while dbt goes on), a table's
+    materialization with the row count its post-hook logged (macros/log_row_count.sql)."""
+    row_counts: dict[str, int] = {}
+    for raw in invocation.stream_raw_events():
+        info = raw.raw_event["info"]
+        unique_id = raw.raw_event["data"].get("node_info", {}).get("unique_id")
+        if info["name"] == "JinjaLogInfo" and info["msg"].startswith(ROW_COUNT_LOG) and unique_id:
+            row_counts[unique_id] = int(info["msg"].removeprefix(ROW_COUNT_LOG))
+            continue
+        for event in raw.to_default_asset_events(
+            manifest=invocation.manifest,
+            dagster_dbt_translator=invocation.dagster_dbt_translator,
+            context=context,
+            target_path=invocation.target_path,
+            project=invocation.project,
+        ):
+            if isinstance(event, dg.Output) and unique_id in row_counts:
+                event = event.with_metadata({**event.metadata, "dagster/row_count": row_counts[unique_id]})
+            yield event
 
 
 def dbt_failures(log_path: Path) -> list[str]:

@@ -1,7 +1,9 @@
 """YAML loading that remembers where every value came from.
 
-The file is composed into a node tree (``yaml.SafeLoader``'s composer) so every key and value keeps its
-``start_mark``; the plain Python data is then constructed from that same tree. Validation errors carry a
+The file is composed into a node tree (libyaml's ``CSafeLoader``, about 8x faster than the pure-Python
+``SafeLoader`` on our rule files, with the same nodes and marks) so every key and value keeps its
+``start_mark``; the plain Python data is then constructed from that same tree. A file that is not valid YAML
+is read again by the pure-Python loader, whose messages say more ("expected <block end>, but found ..."). Validation errors carry a
 path (``("schemes", "rfm_lifecycle", "rules", 3, "when")``) that :func:`position` maps back to the file.
 All positions returned here are 1-based ``(line, col)``.
 """
@@ -25,9 +27,29 @@ class YamlDocument:
     data: Any
 
 
+# PyYAML wheels ship libyaml; a build without it falls back to the pure-Python loader.
+FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[RuleError]]:
     """Parse one YAML document; returns the document or the syntax/duplicate-key errors."""
-    loader = yaml.SafeLoader(text)
+    try:
+        return _compose(text, file, FAST_LOADER)
+    except yaml.YAMLError:
+        pass  # say what is wrong in the pure-Python loader's words
+    try:
+        return _compose(text, file, yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        return None, [RuleError(f"invalid YAML: {problem}", file=file, line=line, col=col)]
+    except yaml.YAMLError as exc:
+        return None, [RuleError(f"invalid YAML: {exc}", file=file)]
+
+
+def _compose(text: str, file: str, loader_class: type) -> tuple[YamlDocument | None, list[RuleError]]:
+    loader = loader_class(text)
     try:
         root = loader.get_single_node()
         if root is None:
@@ -36,13 +58,6 @@ def load_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[RuleError
         if errors:
             return None, errors
         data = loader.construct_document(root)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        return None, [RuleError(f"invalid YAML: {problem}", file=file, line=line, col=col)]
-    except yaml.YAMLError as exc:
-        return None, [RuleError(f"invalid YAML: {exc}", file=file)]
     finally:
         loader.dispose()
     return YamlDocument(file=file, text=text, root=root, data=data), []
@@ -113,7 +128,7 @@ def scalar_offset_position(node: yaml.Node, text: str, offset: int) -> tuple[int
             return _literal_block_position(node, text, 0) or (line, col)
         return line, col
     raw = text[node.start_mark.index : node.end_mark.index]
-    if node.style is None:
+    if not node.style:  # plain: None from SafeLoader, "" from CSafeLoader
         return _plain_position(raw, line, col, offset)
     if node.style in ("'", '"') and "\n" not in raw:
         return line, col + 1 + _quoted_raw_offset(raw[1:], offset, node.style)
