@@ -8,8 +8,8 @@ import dagster as dg
 
 from orchestration.assets.segments import PUBLISHED_KEY
 from orchestration.quality.results import write_data_docs
-from orchestration.reports.profiles import pareto, pareto_markdown, profiles_markdown, segment_profiles
-from orchestration.reports.run_report import write_run_report
+from orchestration.reports.profiles import pareto_markdown, profiles_markdown
+from orchestration.reports.run_report import fetch_run_report, write_run_report
 from orchestration.settings import Settings
 from orchestration.warehouse import connect
 
@@ -29,15 +29,16 @@ def run_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = Settings.from_env()
     with connect(settings) as con:
         docs = write_data_docs(con, context.run_id, settings.reports_dir)
-        path = write_run_report(con, context.run_id, settings.reports_dir)
-        curve = pareto(con)
-        profiles = segment_profiles(con)
+        report = fetch_run_report(
+            con, context.run_id
+        )  # once: the page and the metadata show the same figures
+        path = write_run_report(con, context.run_id, settings.reports_dir, report=report)
     context.log.info(f"report {path}; Data Docs {docs}")
     return dg.MaterializeResult(
         metadata={
             "report": dg.MetadataValue.path(str(path)),
             "data_docs": dg.MetadataValue.path(str(docs)) if docs else "",
-            "pareto": dg.MetadataValue.md(pareto_markdown(curve)),
-            "segment_profiles": dg.MetadataValue.md(profiles_markdown(profiles)),
+            "pareto": dg.MetadataValue.md(pareto_markdown(report.pareto)),
+            "segment_profiles": dg.MetadataValue.md(profiles_markdown(report.profiles)),
         }
     )

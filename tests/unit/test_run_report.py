@@ -297,6 +297,16 @@ def test_latest_page_points_at_the_newest_report(con, tmp_path: Path):
     assert 'href="a%22%3Cb/index.html"' in odd and "run a&quot;&lt;b" in odd
 
 
+def test_a_report_fetched_once_is_written_as_fetched(con, tmp_path: Path):
+    """The asset fetches the report once (its profiles scan every customer) and writes that same report."""
+    report = fetch_run_report(con, RUN_ID)
+    path = write_run_report(con, RUN_ID, tmp_path, report=report)
+    assert path.read_text(encoding="utf-8") == render_run_report(report)
+    with pytest.raises(ValueError, match=f"of run {RUN_ID}, not of run {PREVIOUS_RUN_ID}"):
+        write_run_report(con, PREVIOUS_RUN_ID, tmp_path, report=report)
+    assert not (tmp_path / PREVIOUS_RUN_ID).exists()
+
+
 @pytest.mark.parametrize("run_id", ["../etc", "a/b", "", ".hidden", "x y"])
 def test_run_id_must_be_a_safe_folder_name(con, tmp_path: Path, run_id: str):
     with pytest.raises(ValueError, match="cannot name a report folder"):
