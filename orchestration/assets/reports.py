@@ -29,9 +29,8 @@ def run_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = Settings.from_env()
     with connect(settings) as con:
         docs = write_data_docs(con, context.run_id, settings.reports_dir)
-        report = fetch_run_report(
-            con, context.run_id
-        )  # once: the page and the metadata show the same figures
+        # fetched once: the page and the metadata show the same figures
+        report = fetch_run_report(con, context.run_id)
         path = write_run_report(con, context.run_id, settings.reports_dir, report=report)
     context.log.info(f"report {path}; Data Docs {docs}")
     return dg.MaterializeResult(
