@@ -25,7 +25,7 @@ from pathlib import Path
 
 AS_OF = date(2026, 11, 1)
 BENCH_DIR = Path("data/bench")
-SECOND_NIGHT_UP_TO = 10_000
+LATER_NIGHTS_UP_TO = 10_000
 HERE = Path(__file__).resolve().parent
 STAGES = {  # stage -> how to recognise its Dagster steps
     "ingest": lambda key: key == "raw_tables",
@@ -88,7 +88,7 @@ def main() -> int:
     results = {}
     for customers in sorted(set(sizes)):
         first = run_one(customers, 1)
-        if customers <= SECOND_NIGHT_UP_TO:  # small runs: what a later night costs
+        if customers <= LATER_NIGHTS_UP_TO:  # small runs: what a later night costs
             later = sorted((run_one(customers, n) for n in range(2, 2 + nights)), key=lambda r: r["process"])
             results[customers] = {
                 **later[len(later) // 2],
