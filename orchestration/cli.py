@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+ALLOW_UNPUBLISHED = "evaluate features a run left behind without publishing (the command says which as-of)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segments", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -35,6 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--landing", type=Path, help="landing folder (default data/landing)")
     run.add_argument("--warehouse", type=Path, help="DuckDB warehouse file (default data/warehouse.duckdb)")
     run.add_argument("--rules", type=Path, help="rule files folder (default segment_rules/)")
+    run.add_argument(
+        "--published",
+        type=Path,
+        help="folder of the read-only snapshot tools read (default: published/ beside the warehouse)",
+    )
+    run.add_argument(
+        "--reports", type=Path, help="folder of the run reports (default: reports/ beside the warehouse)"
+    )
     run.add_argument("--as-of", type=lambda s: parse_as_of(s, "--as-of"), help="YYYY-MM-DD (default today)")
     run.add_argument(
         "--accept-drift",
@@ -57,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--no-data", action="store_true", help="skip the checks on the current data")
     validate.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    validate.add_argument("--allow-unpublished", action="store_true", help=ALLOW_UNPUBLISHED)
     validate.set_defaults(handler=_rules_validate)
     diff = rules.add_parser(
         "diff", help="evaluate two rule versions on the current features and compare them (publishes nothing)"
@@ -66,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--warehouse", type=Path, help="DuckDB warehouse file (default data/warehouse.duckdb)")
     diff.add_argument("--rules", type=Path, help="rule files folder for versions (default segment_rules/)")
     diff.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    diff.add_argument("--allow-unpublished", action="store_true", help=ALLOW_UNPUBLISHED)
     diff.set_defaults(handler=_rules_diff)
 
     explain = commands.add_parser(
@@ -94,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         "--warehouse", type=Path, help="DuckDB warehouse file (default data/warehouse.duckdb)"
     )
     experiment.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    experiment.add_argument("--allow-unpublished", action="store_true", help=ALLOW_UNPUBLISHED)
     experiment.set_defaults(handler=_report_experiment)
 
     runs = commands.add_parser("runs", help="the last runs: status, rule version and fingerprints")
@@ -128,6 +142,8 @@ def _apply_overrides(args: argparse.Namespace) -> Settings:
         "SEGMENTS_LANDING_DIR": args.landing,
         "SEGMENTS_WAREHOUSE": args.warehouse,
         "SEGMENTS_RULES_DIR": args.rules,
+        "SEGMENTS_PUBLISHED_DIR": args.published,
+        "SEGMENTS_REPORTS_DIR": args.reports,
         "SEGMENTS_AS_OF": args.as_of,
     }
     for name, value in overrides.items():
@@ -141,11 +157,6 @@ def _apply_overrides(args: argparse.Namespace) -> Settings:
 def _run(args: argparse.Namespace) -> int:
     settings = _apply_overrides(args)
     as_of = settings.resolve_as_of()
-    if not settings.landing_dir.is_dir() or not any(settings.landing_dir.iterdir()):
-        raise SegmentsError(
-            f"no landing files in {settings.landing_dir}: export CRM and sales files there, "
-            f"or make demo data with `segments demo-data --out {settings.landing_dir}`"
-        )
     from orchestration.runner import run_job, summary
 
     started = time.monotonic()
@@ -165,6 +176,7 @@ def _progress(message: str) -> None:
 def _rules_validate(args: argparse.Namespace) -> int:
     from orchestration import features
     from orchestration.dbt_manifest import ensure_manifest
+    from orchestration.preflight import edited_used_versions, read_state
     from orchestration.rules import REQUIRED_SCHEMES, load_rule_file, load_rule_versions
     from orchestration.rules.lint import lint_on_data, lint_static
 
@@ -190,6 +202,14 @@ def _rules_validate(args: argparse.Namespace) -> int:
         )
         findings += lint_static(rules)
     warehouse = args.warehouse or settings.warehouse
+    # a version once used is immutable: the run would refuse an edited one, so say so here (and in the hook)
+    edited = (
+        edited_used_versions(rule_sets, read_state(warehouse).used_versions) if warehouse.is_file() else []
+    )
+    for problem in edited:
+        print(f"error: {problem}", file=sys.stderr)
+    if edited:
+        return 1
     if args.no_data:
         pass
     elif not warehouse.exists():
@@ -198,6 +218,7 @@ def _rules_validate(args: argparse.Namespace) -> int:
         )
     else:
         with _read_warehouse(warehouse) as con:
+            print(features.built_by(con, allow_unpublished=args.allow_unpublished), file=sys.stderr)
             sources = features.sources(features.catalogue_from_warehouse(con))
             for rules in rule_sets:
                 findings += lint_on_data(con, rules, sources)
@@ -269,6 +290,7 @@ def _rules_diff(args: argparse.Namespace) -> int:
     warehouse = args.warehouse or settings.warehouse
     folder = args.rules or settings.rules_dir
     with _read_warehouse(warehouse) as con:
+        print(features.built_by(con, allow_unpublished=args.allow_unpublished), file=sys.stderr)
         tables = features.catalogue_from_warehouse(con)
         columns = features.entity_columns(tables)
         old, new = _resolve_rules(args.old, folder, columns), _resolve_rules(args.new, folder, columns)
@@ -296,7 +318,9 @@ def _report_rules(args: argparse.Namespace) -> int:
     from orchestration.reports.rules_audit import write_rules_report
 
     settings = Settings.from_env()
-    out = args.out or settings.data_dir / "reports"
+    out = args.out or (
+        args.warehouse.resolve().parent / "reports" if args.warehouse else settings.reports_dir
+    )
     with _read_warehouse(args.warehouse or settings.warehouse) as con:
         html, markdown = write_rules_report(con, out)
     print(f"wrote {html}\nwrote {markdown}")
@@ -307,7 +331,10 @@ def _report_experiment(args: argparse.Namespace) -> int:
     from orchestration.reports.experiment import experiment_report, render
 
     settings = Settings.from_env()
+    from orchestration import features
+
     with _read_warehouse(args.warehouse or settings.warehouse) as con:
+        print(features.built_by(con, allow_unpublished=args.allow_unpublished), file=sys.stderr)
         try:
             report = experiment_report(con, args.name)
         except LookupError as exc:

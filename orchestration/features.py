@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.errors import SegmentsError
 from orchestration.warehouse import quote_ident
 
 CUSTOMER_TABLES = ("customer_features", "customer_behaviour", "dim_customers")
@@ -103,3 +104,38 @@ ENTITIES_SQL = {
     "account": f"select customer_id as entity_id from {SCHEMA}.dim_customers where customer_type = 'b2b'",
     "contact": f"select contact_id as entity_id from {SCHEMA}.{CONTACT_TABLE}",
 }
+
+
+def built_by(con: duckdb.DuckDBPyConnection, *, allow_unpublished: bool = False) -> str:
+    """Which run built the feature tables, as a line for the user; refuse tables a run left behind.
+
+    A run writes its as-of date (``pipeline.run_context``) before dbt rebuilds the marts, so after a run
+    that failed or was stopped the marts hold that run's day (or a mix, if dbt stopped half-way), not what the
+    snapshot says. Commands that evaluate rules on them (diff, lint, experiment reports) say what they read,
+    and refuse the leftovers of a run that did not publish unless ``allow_unpublished``."""
+    has = con.execute(
+        "select count(*) from information_schema.tables where table_schema || '.' || table_name in "
+        "('pipeline.run_context', 'segments.runs')"
+    ).fetchone()[0]
+    if has < 2:
+        return "features of a warehouse without run records"
+    row = con.execute(
+        """select c.run_id, c.as_of, r.status, r.failure,
+                  (select max(as_of) from segments.runs where status = 'published')
+           from pipeline.run_context c left join segments.runs r using (run_id)"""
+    ).fetchone()
+    if row is None:
+        return "features of a warehouse without run records"
+    run_id, as_of, status, failure, last_published = row
+    if status == "published":
+        return f"features as of {as_of} (built by run {run_id}, published)"
+    why = f"{status}: {failure}" if status else "unfinished: it is still running or its process died"
+    line = (
+        f"features as of {as_of} were built by run {run_id}, which did not publish ({why}); the last "
+        f"published run is as of {last_published or 'never'}"
+    )
+    if not allow_unpublished:
+        raise SegmentsError(
+            f"{line}. Run `segments run` again, or pass --allow-unpublished to evaluate them anyway"
+        )
+    return line

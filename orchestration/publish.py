@@ -479,15 +479,19 @@ def record_failed_run(
     started_at: datetime | None,
     finished_at: datetime,
     accept_drift: bool = False,
+    status: str = "failed",
 ) -> None:
-    """Keep a failed run in ``segments.runs`` (status 'failed' and why); published data is not touched."""
+    """Keep a run that did not publish in ``segments.runs`` (and why); published data is not touched.
+    ``status``: 'failed' (it started and stopped), or 'refused' (it was stopped before its first write: its
+    input fingerprint would be another run's, so none is recorded)."""
     ensure_contract(con)
+    inputs = input_fingerprint(con) if status == "failed" else None
     con.execute(
         f"""insert into segments.runs ({RUN_COLUMNS})
-        select ?, ?, null, null, null, null, 'failed', null, ?, null, ?, ?, null, null, null, ?, ?, null, ?
+        select ?, ?, null, null, null, null, ?, null, ?, null, ?, ?, null, null, null, ?, ?, null, ?
         where not exists (select 1 from segments.runs where run_id = ?)""",
         [
-            run_id, as_of, input_fingerprint(con), started_at, finished_at, failure, accept_drift,
+            run_id, as_of, status, inputs, started_at, finished_at, failure, accept_drift,
             _quarantined_rows(con, run_id), run_id,
         ],
     )  # fmt: skip

@@ -6,6 +6,9 @@ import contextlib
 import logging
 import os
 import re
+import signal
+import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -13,6 +16,9 @@ from datetime import date, datetime
 import dagster as dg
 import duckdb
 
+from orchestration.guard import claim
+from orchestration.lock import WarehouseLocked, release
+from orchestration.preflight import PreflightError
 from orchestration.publish import next_actions, record_failed_run, segment_sizes
 from orchestration.quality import results as quality_results
 from orchestration.settings import ACCEPT_DRIFT_TAG, AS_OF_TAG, PROGRESS_LOGGER, Settings
@@ -61,29 +67,46 @@ def run_job(
 ) -> RunOutcome:
     """Run ``nightly_segmentation`` for ``as_of`` (passed to every step as a run tag). ``accept_drift``: publish
     despite load anomalies and segment-size drift (recorded with the run)."""
-    from orchestration.dbt_manifest import ensure_manifest
+    settings = Settings.from_env()
+    run_id = str(uuid.uuid4())  # Dagster's form of run id, known before the run so the lock can name it
+    try:
+        # the warehouse is this run's, and everything knowable now is checked, before Dagster loads the job
+        claim(settings, run_id=run_id, as_of=as_of, accept_drift=accept_drift)
+    except (WarehouseLocked, PreflightError) as exc:
+        return RunOutcome(False, run_id, str(exc), {}, {})
+    try:
+        from orchestration.definitions import (
+            defs,  # imports the dbt assets: needs the manifest preflight made
+        )
 
-    ensure_manifest()
-    from orchestration.definitions import defs
-
-    job = defs.resolve_job_def("nightly_segmentation")
+        job = defs.resolve_job_def("nightly_segmentation")
+    except BaseException:
+        release(settings.warehouse)
+        raise
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     handler = _ProgressHandler(progress) if progress else None
     progress_logger = logging.getLogger(PROGRESS_LOGGER)
     if handler:
         progress_logger.addHandler(handler)
-    log_path = Settings.from_env().data_dir / "logs" / "last_run.log"
+    log_path = settings.data_dir / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    previous_sigterm = _stop_on_sigterm()
     try:
         # dagster-dbt echoes every dbt event to stdout: keep it in a log file, not on the terminal
         with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
             result = job.execute_in_process(
                 instance=instance,
+                run_id=run_id,
                 tags={AS_OF_TAG: as_of.isoformat(), **({ACCEPT_DRIFT_TAG: "true"} if accept_drift else {})},
                 raise_on_error=False,
                 run_config={"loggers": {"progress": {}, "console": {"config": {"log_level": "CRITICAL"}}}},
             )
+    except BaseException:
+        release(settings.warehouse)
+        raise
     finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
         if handler:
             progress_logger.removeHandler(handler)
     steps = {
@@ -98,17 +121,33 @@ def run_job(
         if "dagster/row_count" in m.metadata
     }
     failure = None if result.success else _failure(result)
-    if failure:
-        record = instance.get_run_record_by_id(result.run_id)
-        record_failure(
-            Settings.from_env(),
-            run_id=result.run_id,
-            as_of=as_of,
-            failure=failure,
-            started_at=record.start_time if record else None,
-            accept_drift=accept_drift,
-        )
+    try:
+        if failure:
+            record = instance.get_run_record_by_id(result.run_id)
+            record_failure(
+                settings,
+                run_id=result.run_id,
+                as_of=as_of,
+                failure=failure,
+                started_at=record.start_time if record else None,
+                accept_drift=accept_drift,
+            )
+    finally:
+        release(settings.warehouse)  # after the failure is recorded: no other run writes in between
     return RunOutcome(result.success, result.run_id, failure, steps, row_counts)
+
+
+def _stop_on_sigterm():
+    """SIGTERM (a scheduler's or a container's stop) interrupts the run as Ctrl-C does: Dagster fails the
+    running step (dagster-dbt stops dbt), the run is recorded as failed and the lock released. Returns the
+    handler it replaced (None when not in the main thread, where signals cannot be handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"stopped by signal {signum} (SIGTERM)")
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def record_failure(
@@ -160,6 +199,8 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
             error = event.event_specific_data.error
             while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
                 error = error.cause
+            if error.cls_name == "DagsterExecutionInterruptedError":
+                return f"stopped (SIGTERM or Ctrl-C) during step {event.step_key}; nothing was published"
             message = error.message.strip().splitlines()[0] if error.message else error.cls_name
             message = _EXCEPTION_PREFIX.sub("", message)
             return f"step {event.step_key} failed: {message}; nothing was published"

@@ -3,6 +3,10 @@
 Settings are read when a run starts (not at import), so the CLI, the schedule and tests can point the same
 definitions at different folders. The warehouse path is one variable, ``SEGMENTS_WAREHOUSE``, read here and
 by dbt's ``profiles.yml``, so Python and dbt always open the same file.
+
+What a run publishes belongs to the warehouse it reads: the snapshot and the reports default to folders
+beside the warehouse file (``published/`` and ``reports/``), so a backfill into a scratch warehouse can never
+replace the snapshot that tools read from the default one. Both can be given explicitly.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class Settings:
     landing_dir: Path
     rules_dir: Path
     published_dir: Path
+    reports_dir: Path  # run reports (``<run_id>/index.html``, ``latest.html``) and the rules audit document
     as_of: date | None  # None: the run's own date in `timezone`
     timezone: str
     schedule_cron: str
@@ -60,12 +65,14 @@ class Settings:
         except Exception as exc:
             raise SettingsError(f"SEGMENTS_TIMEZONE={timezone!r} is not an IANA time zone") from exc
         threads = env.get("SEGMENTS_DUCKDB_THREADS", "")
+        warehouse = _path(env, "SEGMENTS_WAREHOUSE", data_dir / "warehouse.duckdb")
         return cls(
             data_dir=data_dir,
-            warehouse=_path(env, "SEGMENTS_WAREHOUSE", data_dir / "warehouse.duckdb"),
+            warehouse=warehouse,
             landing_dir=_path(env, "SEGMENTS_LANDING_DIR", data_dir / "landing"),
             rules_dir=_path(env, "SEGMENTS_RULES_DIR", DEFAULT_RULES_DIR),
-            published_dir=_path(env, "SEGMENTS_PUBLISHED_DIR", data_dir / "published"),
+            published_dir=_path(env, "SEGMENTS_PUBLISHED_DIR", warehouse.parent / "published"),
+            reports_dir=_path(env, "SEGMENTS_REPORTS_DIR", warehouse.parent / "reports"),
             as_of=parse_as_of(as_of_text, "SEGMENTS_AS_OF") if as_of_text else None,
             timezone=timezone,
             schedule_cron=env.get("SEGMENTS_SCHEDULE_CRON", "0 2 * * *"),
@@ -92,11 +99,6 @@ class Settings:
     def published_segments(self) -> Path:
         return self.published_dir / "segments.duckdb"
 
-    @property
-    def reports_dir(self) -> Path:
-        """Run reports (``<run_id>/index.html``, ``latest.html``) and the rules audit document."""
-        return self.data_dir / "reports"
-
     def export_to_environ(self) -> None:
         """Make subprocesses (dbt) see the same paths as this process."""
         os.environ["SEGMENTS_DATA_DIR"] = str(self.data_dir)
@@ -104,6 +106,7 @@ class Settings:
         os.environ["SEGMENTS_LANDING_DIR"] = str(self.landing_dir)
         os.environ["SEGMENTS_RULES_DIR"] = str(self.rules_dir)
         os.environ["SEGMENTS_PUBLISHED_DIR"] = str(self.published_dir)
+        os.environ["SEGMENTS_REPORTS_DIR"] = str(self.reports_dir)
         os.environ["SEGMENTS_DUCKDB_MEMORY_LIMIT"] = self.duckdb_memory_limit
 
 

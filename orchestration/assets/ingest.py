@@ -10,6 +10,7 @@ import dagster as dg
 
 from orchestration.ingest.landing import find_landing_file, load_entities
 from orchestration.ingest.schemas import ENTITIES
+from orchestration.resources import LOCK_KEY
 from orchestration.settings import Settings
 from orchestration.warehouse import connect
 
@@ -19,6 +20,7 @@ def raw_asset_key(entity_name: str) -> dg.AssetKey:
 
 
 @dg.multi_asset(
+    required_resource_keys={LOCK_KEY},
     specs=[
         dg.AssetSpec(
             raw_asset_key(entity.name),

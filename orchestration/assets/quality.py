@@ -19,6 +19,7 @@ from orchestration.ingest.schemas import ENTITIES
 from orchestration.quality import results
 from orchestration.quality.gate import run_gate
 from orchestration.quality.suites import Suite, SuiteReport, load_suites, validate
+from orchestration.resources import LOCK_KEY
 from orchestration.settings import EXPECTATIONS_DIR, Settings
 from orchestration.warehouse import connect
 
@@ -38,6 +39,7 @@ def check_name(suite: Suite) -> str:
 
 
 @dg.multi_asset(
+    required_resource_keys={LOCK_KEY},
     specs=[
         dg.AssetSpec(
             accepted_key(entity.name),
@@ -93,6 +95,7 @@ def _feature_check(suite: Suite) -> dg.AssetChecksDefinition:
     schema, table = suite.table.split(".", 1)
 
     @dg.asset_check(
+        required_resource_keys={LOCK_KEY},
         asset=dg.AssetKey([schema, table]),
         name=check_name(suite),
         description=suite.definition.get("meta", {}).get("description"),

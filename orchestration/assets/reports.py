@@ -10,6 +10,7 @@ from orchestration.assets.segments import PUBLISHED_KEY
 from orchestration.quality.results import write_data_docs
 from orchestration.reports.profiles import pareto_markdown, profiles_markdown
 from orchestration.reports.run_report import fetch_run_report, write_run_report
+from orchestration.resources import LOCK_KEY
 from orchestration.settings import Settings
 from orchestration.warehouse import connect
 
@@ -17,6 +18,7 @@ REPORT_KEY = dg.AssetKey(["reports", "run_report"])
 
 
 @dg.asset(
+    required_resource_keys={LOCK_KEY},
     key=REPORT_KEY,
     deps=[PUBLISHED_KEY],
     group_name="reports",

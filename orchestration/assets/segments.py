@@ -9,6 +9,7 @@ import duckdb
 from orchestration import features
 from orchestration.assets.quality import check_result
 from orchestration.assets.transform import mart_key
+from orchestration.preflight import claim_folders
 from orchestration.publish import (
     STAGED,
     RuleVersionInfo,
@@ -24,6 +25,7 @@ from orchestration.quality import results
 from orchestration.quality.drift import DESCRIPTION as DRIFT_DESCRIPTION
 from orchestration.quality.drift import SUITE_NAME as DRIFT_CHECK
 from orchestration.quality.drift import segment_size_drift
+from orchestration.resources import LOCK_KEY
 from orchestration.rules import (
     REQUIRED_SCHEMES,
     RuleSet,
@@ -58,6 +60,7 @@ def version_info(rule_set: RuleSet) -> RuleVersionInfo:
 
 
 @dg.asset(
+    required_resource_keys={LOCK_KEY},
     key=STAGED_KEY,
     deps=[mart_key(t) for t in features.FEATURE_TABLES],
     group_name="segments",
@@ -199,6 +202,7 @@ def _stage_impact(
 
 
 @dg.asset(
+    required_resource_keys={LOCK_KEY},
     key=PUBLISHED_KEY,
     deps=[STAGED_KEY],
     group_name="segments",
@@ -215,6 +219,7 @@ def published_customer_segments(context: dg.AssetExecutionContext) -> dg.Materia
         champion = next(info for info, used_as, _ in infos.values() if used_as == "champion")
         challenger = next((info for info, used_as, _ in infos.values() if used_as == "challenger"), None)
         experiment = infos[champion.version][2]
+        claim_folders(con, settings)  # the snapshot and reports folders are this warehouse's from now on
         result = publish(
             con,
             run_id=context.run_id,

@@ -36,6 +36,7 @@ from packaging import version
 
 from orchestration.assets.quality import ACCEPTED_KEYS
 from orchestration.errors import TransformError
+from orchestration.resources import LOCK_KEY, WarehouseLock
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 from orchestration.warehouse import connect
 
@@ -85,6 +86,7 @@ class SegmentsDbtCliResource(DbtCliResource):
 
 
 @dg.asset(
+    required_resource_keys={LOCK_KEY},
     key=RUN_CONTEXT_KEY,
     deps=ACCEPTED_KEYS,
     group_name="pipeline",
@@ -112,8 +114,16 @@ def write_run_context(
     con.execute(f"insert into {RUN_CONTEXT_TABLE} values (?, ?, ?)", [run_id, as_of, written_at])
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator)
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+)
+def dbt_models(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse_lock: WarehouseLock,  # held for the whole run; dbt writes the warehouse
+) -> Iterator[Any]:
     settings = Settings.from_env()
     settings.export_to_environ()  # profiles.yml reads SEGMENTS_WAREHOUSE: same file as every Python step
     context.log.info(f"dbt build as of {settings.resolve_as_of(context.run.tags)}")

@@ -1,0 +1,143 @@
+"""What a run does before its first write, and who may write at all.
+
+``claim`` takes the warehouse's lock (a second run is refused at once, naming the holder), runs the
+preflight checks (``preflight.check``), and tidies up after a run whose process died: it is recorded as
+failed ("interrupted"), and temporary files it left next to the snapshot and the reports are removed.
+A run refused because the warehouse was locked cannot write to it (the holder does): the refusal is kept in
+``<warehouse>.refused.jsonl`` and moved into ``segments.runs`` by the next run that holds the lock.
+
+Used by ``runner.run_job`` (the CLI, the benchmark, the tests) before Dagster starts, and by the job's
+``warehouse_lock`` resource for runs launched from the UI or the schedule.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration import lock, preflight
+from orchestration.publish import record_failed_run
+from orchestration.settings import Settings
+from orchestration.warehouse import connect
+
+log = logging.getLogger(__name__)
+
+
+def refusals_path(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + ".refused.jsonl")
+
+
+@contextmanager
+def claimed(settings: Settings, *, run_id: str, as_of: date, accept_drift: bool = False) -> Iterator[None]:
+    claim(settings, run_id=run_id, as_of=as_of, accept_drift=accept_drift)
+    try:
+        yield
+    finally:
+        lock.release(settings.warehouse)
+
+
+def claim(settings: Settings, *, run_id: str, as_of: date, accept_drift: bool = False) -> None:
+    """Hold the warehouse for ``run_id`` and check the run can work; raises ``lock.WarehouseLocked`` or
+    ``preflight.PreflightError`` (both recorded as refused), the lock released again."""
+    already_mine = lock.held_by_this_process(settings.warehouse) is not None
+    try:
+        interrupted = lock.acquire(settings.warehouse, run_id=run_id, as_of=as_of.isoformat())
+    except lock.WarehouseLocked as exc:
+        _keep_refusal(
+            settings.warehouse, run_id=run_id, as_of=as_of, reason=str(exc), accept_drift=accept_drift
+        )
+        raise
+    if already_mine:  # the CLI claimed it before Dagster started; the job's resource finds it claimed
+        return
+    try:
+        _recover(settings, interrupted)
+        preflight.check(settings, as_of)
+    except preflight.PreflightError as exc:
+        _record_refusal(settings, run_id=run_id, as_of=as_of, reason=str(exc), accept_drift=accept_drift)
+        lock.release(settings.warehouse)
+        raise
+    except BaseException:
+        lock.release(settings.warehouse)
+        raise
+
+
+def _keep_refusal(warehouse: Path, *, run_id: str, as_of: date, reason: str, accept_drift: bool) -> None:
+    entry = {
+        "run_id": run_id,
+        "as_of": as_of.isoformat(),
+        "refused_at": datetime.now(UTC).isoformat(),
+        "reason": reason,
+        "accept_drift": accept_drift,
+    }
+    try:
+        with refusals_path(warehouse).open("a", encoding="utf-8") as journal:
+            journal.write(
+                json.dumps(entry) + "\n"
+            )  # one short line: appends of concurrent refusals stay whole
+    except OSError as exc:
+        log.warning(f"could not keep the refusal of run {run_id}: {exc}")
+
+
+def _record_refusal(settings: Settings, *, run_id: str, as_of: date, reason: str, accept_drift: bool) -> None:
+    """A run refused by the preflight holds the lock: its refusal goes straight into ``segments.runs`` (of an
+    existing warehouse: a wrong ``--warehouse`` path must not create one)."""
+    if not settings.warehouse.is_file():
+        return
+    now = datetime.now()  # local time, like every timestamp in segments.runs
+    try:
+        with connect(settings) as con:
+            record_failed_run(
+                con, run_id=run_id, as_of=as_of, failure=reason, started_at=now, finished_at=now,
+                accept_drift=accept_drift, status="refused",
+            )  # fmt: skip
+    except duckdb.Error as exc:
+        log.warning(f"could not record the refusal of run {run_id}: {exc}")
+
+
+def _recover(settings: Settings, interrupted: lock.Holder | None) -> None:
+    """Under the lock: record the refusals kept while another run held it and the run a dead process left
+    unfinished, and remove the temporary files such a run leaves."""
+    journal = refusals_path(settings.warehouse)
+    refusals = []
+    if journal.is_file():
+        for line in journal.read_text(encoding="utf-8").splitlines():
+            try:
+                refusals.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut off by a crash mid-append: nothing to record
+    if settings.warehouse.is_file() and (refusals or interrupted):
+        with connect(settings) as con:
+            for entry in refusals:
+                at = datetime.fromisoformat(entry["refused_at"]).astimezone().replace(tzinfo=None)
+                record_failed_run(
+                    con, run_id=entry["run_id"], as_of=date.fromisoformat(entry["as_of"]),
+                    failure=entry["reason"], started_at=at, finished_at=at,
+                    accept_drift=bool(entry.get("accept_drift")), status="refused",
+                )  # fmt: skip
+            if interrupted is not None:
+                _record_interrupted(con, interrupted)
+    journal.unlink(missing_ok=True)
+    for folder in (settings.published_dir, settings.reports_dir):
+        if folder.is_dir():
+            for leftover in folder.rglob(".*.tmp"):
+                leftover.unlink(missing_ok=True)
+
+
+def _record_interrupted(con: duckdb.DuckDBPyConnection, holder: lock.Holder) -> None:
+    """The run a dead process left holding the lock, as failed (unless it got as far as recording itself)."""
+    started = datetime.fromisoformat(holder.started_at).astimezone().replace(tzinfo=None)
+    record_failed_run(
+        con,
+        run_id=holder.run_id,
+        as_of=date.fromisoformat(holder.as_of) if holder.as_of else started.date(),
+        failure=f"interrupted: its process (pid {holder.pid} on {holder.host}) ended without finishing; "
+        "nothing was published",
+        started_at=started,
+        finished_at=None,
+    )
