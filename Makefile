@@ -8,7 +8,7 @@ LANDING ?= $(DATA_DIR)/landing
 DEMO_CUSTOMERS ?= 10000
 
 export SEGMENTS_DATA_DIR := $(abspath $(DATA_DIR))
-# Runs made by `make run` are kept here, so `make ui` shows them.
+# The Dagster instance of `make ui`; `segments run` records its runs there too (its default DAGSTER_HOME).
 DAGSTER_HOME_DIR := $(abspath $(DATA_DIR))/dagster
 
 .PHONY: install run test ui bench lint format demo-data manifest clean
@@ -34,14 +34,15 @@ demo-data: $(STAMP)
 	fi
 
 run: demo-data manifest
-	@mkdir -p $(DAGSTER_HOME_DIR) && touch $(DAGSTER_HOME_DIR)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/segments run --landing $(LANDING)
 
 test: manifest lint
 	$(BIN)/python -m pytest -q --durations=15
 
+# dagster.yaml as `segments run` makes it (orchestration/runner.py, dagster_instance): telemetry off.
 ui: demo-data manifest
-	@mkdir -p $(DAGSTER_HOME_DIR) && touch $(DAGSTER_HOME_DIR)/dagster.yaml
+	@mkdir -p $(DAGSTER_HOME_DIR)
+	@test -s $(DAGSTER_HOME_DIR)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME_DIR)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/dagster dev -m orchestration.definitions
 
 bench: manifest

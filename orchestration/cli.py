@@ -12,18 +12,34 @@ import time
 from datetime import date
 from pathlib import Path
 
+from orchestration.cli_arguments import (
+    Parser,
+    existing_folder,
+    iso_date,
+    non_negative_int,
+    positive_int,
+    whole_number,
+)
 from orchestration.errors import SegmentsError
 from orchestration.rules import RuleError
-from orchestration.settings import Settings, SettingsError, parse_as_of
+from orchestration.settings import Settings, SettingsError
+from orchestration.warehouse import table_exists
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0), or a bad argument (2), which the parser has named in one line
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.handler(args)
     except (SegmentsError, SettingsError, RuleError) as exc:  # RuleError: the rule engine is a plain library
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file or folder given (or defaulted) that cannot be read or written
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
 
 
@@ -31,13 +47,13 @@ ALLOW_UNPUBLISHED = "evaluate features a run left behind without publishing (the
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="segments", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="segments", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the whole nightly job once, in process")
     run.add_argument("--landing", type=Path, help="landing folder (default data/landing)")
     run.add_argument("--warehouse", type=Path, help="DuckDB warehouse file (default data/warehouse.duckdb)")
-    run.add_argument("--rules", type=Path, help="rule files folder (default segment_rules/)")
+    run.add_argument("--rules", type=existing_folder, help="rule files folder (default segment_rules/)")
     run.add_argument(
         "--published",
         type=Path,
@@ -46,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--reports", type=Path, help="folder of the run reports (default: reports/ beside the warehouse)"
     )
-    run.add_argument("--as-of", type=lambda s: parse_as_of(s, "--as-of"), help="YYYY-MM-DD (default today)")
+    run.add_argument("--as-of", type=iso_date, help="YYYY-MM-DD (default today)")
     run.add_argument(
         "--accept-drift",
         action="store_true",
@@ -56,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     rules = commands.add_parser("rules", help="rule files").add_subparsers(
-        dest="rules_command", required=True
+        dest="rules_command", required=True, metavar="COMMAND"
     )
     validate = rules.add_parser(
         "validate",
@@ -85,9 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         "explain", help="why a customer (or contact) has its segment and next action, today or on a past date"
     )
     explain.add_argument("entity_id", metavar="CUSTOMER_ID", help="customer id (or contact id)")
-    explain.add_argument(
-        "--as-of", type=lambda s: parse_as_of(s, "--as-of"), help="YYYY-MM-DD (default: last run)"
-    )
+    explain.add_argument("--as-of", type=iso_date, help="YYYY-MM-DD (default: last run)")
     explain.add_argument(
         "--snapshot", type=Path, help="published snapshot file (default data/published/segments.duckdb)"
     )
@@ -95,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     explain.set_defaults(handler=_explain)
 
     report = commands.add_parser("report", help="reports for auditors and marketers").add_subparsers(
-        dest="report_command", required=True
+        dest="report_command", required=True, metavar="COMMAND"
     )
     audit = report.add_parser("rules", help="every rule version: author, dates, sha256, diffs, impact, sizes")
     audit.add_argument("--out", type=Path, help="folder for rules_report.html and .md (default data/reports)")
@@ -111,7 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     experiment.set_defaults(handler=_report_experiment)
 
     runs = commands.add_parser("runs", help="the last runs: status, rule version and fingerprints")
-    runs.add_argument("--limit", type=int, default=10)
+    runs.add_argument(
+        "--limit", type=positive_int, default=10, metavar="N", help="at most N runs (default 10)"
+    )
     runs.add_argument("--warehouse", type=Path, help="DuckDB warehouse file (default data/warehouse.duckdb)")
     runs.set_defaults(handler=_runs)
     schema = rules.add_parser(
@@ -128,10 +144,13 @@ def _parser() -> argparse.ArgumentParser:
     add_quality_parser(commands)
 
     demo = commands.add_parser("demo-data", help="write seeded, realistic CRM and sales exports")
-    demo.add_argument("--customers", type=int, default=10_000)
-    demo.add_argument("--out", type=Path, default=Path("data/landing"))
-    demo.add_argument("--seed", type=int, default=42)
-    demo.add_argument("--as-of", type=lambda s: parse_as_of(s, "--as-of"), help="YYYY-MM-DD (default today)")
+    demo.add_argument("--customers", type=whole_number, default=10_000, metavar="N")
+    demo.add_argument("--out", type=Path, help="landing folder to write (default data/landing)")
+    demo.add_argument("--seed", type=non_negative_int, default=42, metavar="S")
+    demo.add_argument("--as-of", type=iso_date, help="YYYY-MM-DD (default today)")
+    demo.add_argument(
+        "--force", action="store_true", help="write even into a folder that holds files other than demo data"
+    )
     demo.set_defaults(handler=_demo_data)
     return parser
 
@@ -181,6 +200,8 @@ def _rules_validate(args: argparse.Namespace) -> int:
     from orchestration.rules.lint import lint_on_data, lint_static
 
     settings = Settings.from_env()
+    if args.warehouse and not args.no_data and not args.warehouse.is_file():
+        raise SegmentsError(f"--warehouse: no DuckDB file at {args.warehouse}")
     target = args.path or settings.rules_dir
     columns = features.entity_columns(features.catalogue_from_manifest(ensure_manifest()))
     if target.is_dir():
@@ -219,7 +240,7 @@ def _rules_validate(args: argparse.Namespace) -> int:
     else:
         with _read_warehouse(warehouse) as con:
             print(features.built_by(con, allow_unpublished=args.allow_unpublished), file=sys.stderr)
-            sources = features.sources(features.catalogue_from_warehouse(con))
+            sources = features.sources(_feature_tables(con, warehouse))
             for rules in rule_sets:
                 findings += lint_on_data(con, rules, sources)
     for finding in findings:
@@ -240,6 +261,8 @@ def _read_warehouse(path: Path):
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.IOException as exc:
+        if "not a valid DuckDB database file" in str(exc):
+            raise SegmentsError(f"{path} is not a DuckDB file: pass the warehouse or the snapshot") from None
         raise SegmentsError(
             f"cannot open {path} read-only ({str(exc).splitlines()[0]}): a job is probably writing it; "
             "try again when it has finished"
@@ -249,6 +272,16 @@ def _read_warehouse(path: Path):
         yield con
     finally:
         con.close()
+
+
+def _feature_tables(con, path: Path) -> dict[str, dict[str, str]]:
+    """The feature tables' columns, or a clear error for a warehouse the job has not built yet."""
+    from orchestration import features
+
+    try:
+        return features.catalogue_from_warehouse(con)
+    except LookupError as exc:
+        raise SegmentsError(f"{path}: {exc}") from None
 
 
 def _resolve_rules(ref: str, folder: Path, columns):
@@ -291,7 +324,7 @@ def _rules_diff(args: argparse.Namespace) -> int:
     folder = args.rules or settings.rules_dir
     with _read_warehouse(warehouse) as con:
         print(features.built_by(con, allow_unpublished=args.allow_unpublished), file=sys.stderr)
-        tables = features.catalogue_from_warehouse(con)
+        tables = _feature_tables(con, warehouse)
         columns = features.entity_columns(tables)
         old, new = _resolve_rules(args.old, folder, columns), _resolve_rules(args.new, folder, columns)
         as_of = (
@@ -308,7 +341,10 @@ def _explain(args: argparse.Namespace) -> int:
     from orchestration.explain import explain, render
 
     types = features.entity_columns(features.catalogue_from_manifest(ensure_manifest()))
-    with _read_warehouse(args.snapshot or Settings.from_env().published_segments) as con:
+    snapshot = args.snapshot or Settings.from_env().published_segments
+    with _read_warehouse(snapshot) as con:
+        if not (table_exists(con, "runs") or table_exists(con, "segments.runs")):
+            raise SegmentsError(f"{snapshot} holds no published segments: run `segments run` first")
         explanations = explain(con, args.entity_id, args.as_of, column_types=types)
     print(render(explanations, args.format), end="")
     return 0
@@ -344,19 +380,28 @@ def _report_experiment(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
+    from orchestration.quality.cli import text_table
+
     settings = Settings.from_env()
     with _read_warehouse(args.warehouse or settings.warehouse) as con:
+        if not table_exists(con, "segments.runs"):
+            print("no runs yet: run `segments run` first")
+            return 0
         rows = con.execute(
             """select run_id, as_of, status, rule_version, coalesce(challenger_version, ''),
                       coalesce(output_fingerprint, ''), coalesce(input_fingerprint, ''), coalesce(failure, '')
                from segments.runs order by coalesce(finished_at, published_at) desc nulls last limit ?""",
             [args.limit],
         ).fetchall()
-    print(f"{'run':<36}  {'as of':<10}  {'status':<9}  {'rules':<12}  output fp    input fp")
-    for run_id, as_of, status, version, challenger, out_fp, in_fp, failure in rows:
-        rules = version + (f"+{challenger}" if challenger else "") if version else "-"
-        line = f"{run_id:<36}  {as_of!s:<10}  {status:<9}  {rules:<12}  {out_fp[:12]:<12} {in_fp[:12]}"
-        print(line + (f"  {failure}" if failure else ""))
+    if not rows:
+        print("no runs yet: run `segments run` first")
+        return 0
+    table = [
+        [run_id, as_of or "-", status or "-", (version + (f"+{challenger}" if challenger else "")) if version else "-",
+         out_fp[:12] or "-", in_fp[:12] or "-", failure]
+        for run_id, as_of, status, version, challenger, out_fp, in_fp, failure in rows
+    ]  # fmt: skip
+    print(text_table(["run", "as of", "status", "rules", "output fp", "input fp", "failure"], table))
     return 0
 
 
@@ -377,18 +422,42 @@ def _demo_data(args: argparse.Namespace) -> int:
 
     if args.customers < 1:
         raise SegmentsError("--customers must be at least 1")
+    out = args.out or Settings.from_env().landing_dir
+    foreign = [] if args.force else _not_demo_data(out)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise SegmentsError(
+            f"{out} holds files that are not demo data of `segments demo-data` ({shown}): demo data would "
+            "replace or sit beside them; choose an empty folder with --out, or pass --force to write there anyway"
+        )
     logging.getLogger().setLevel(logging.WARNING)
     started = time.monotonic()
-    counts = generate(
-        args.out, customers=args.customers, seed=args.seed, as_of=args.as_of, progress=_progress
-    )
+    counts = generate(out, customers=args.customers, seed=args.seed, as_of=args.as_of, progress=_progress)
     # Demo exports are as of a day, like a nightly export: `make run` makes new ones when the day has passed
     # (yesterday's files would rightly trip the freshness gate a few nights later).
-    (args.out / DEMO_MARKER).write_text(f"{(args.as_of or date.today()).isoformat()}\n", encoding="utf-8")
+    (out / DEMO_MARKER).write_text(f"{(args.as_of or date.today()).isoformat()}\n", encoding="utf-8")
     for entity, rows in counts.items():
         print(f"  {entity:<20} {rows:>12,} rows")
-    print(f"demo data for {args.customers:,} customers in {args.out} ({time.monotonic() - started:.1f} s)")
+    print(f"demo data for {args.customers:,} customers in {out} ({time.monotonic() - started:.1f} s)")
     return 0
+
+
+def _not_demo_data(folder: Path) -> list[str]:
+    """The entries of ``folder`` that this command did not write: all of them unless its marker is there (a
+    real export may use the demo files' names), else those besides the demo files. None in a missing or empty
+    folder."""
+    from orchestration.demo.writers import file_name
+    from orchestration.ingest.schemas import ENTITIES
+
+    if not folder.exists():
+        return []
+    if not folder.is_dir():
+        raise SegmentsError(f"--out {folder} is a file, not a folder")
+    entries = sorted(p.name for p in folder.iterdir())
+    if DEMO_MARKER not in entries:
+        return entries
+    own = {DEMO_MARKER, *(file_name(entity) for entity in ENTITIES)}
+    return [name for name in entries if name not in own]
 
 
 if __name__ == "__main__":

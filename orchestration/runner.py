@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import signal
 import threading
@@ -36,8 +35,29 @@ class RunOutcome:
     row_counts: dict[str, int]  # asset ("marts/customer_features") -> rows, as its materialization says
 
 
+# The job's steps in the words of the pipeline's stages (step keys are Dagster's op names, e.g.
+# marts__customer_features_gx_customer_features); a step missing here shows as its key.
+STAGES = {
+    "raw_tables": "load landing files",
+    "accepted_tables": "quality gate",
+    "pipeline__run_context": "run context",
+    "dbt_models": "dbt build",
+    "marts__customer_features_gx_customer_features": "quality gate on features",
+    "segments_staging__customer_segments": "assign segments",
+    "segments__customer_segments": "publish",
+    "reports__run_report": "run report",
+}
+# Dagster's line for each step after a failed one ("... failed: ['raw_tables', 'raw_tables', ...]. Not executing.")
+_NOT_EXECUTED = re.compile(r"Dependencies for step \S+ (failed|were not executed)")
+
+
+def stage_name(step_key: str) -> str:
+    return STAGES.get(step_key, step_key)
+
+
 class _ProgressHandler(logging.Handler):
-    """Forwards Dagster's step events and our own log lines as one short line each."""
+    """Forwards Dagster's step events and our own log lines as one short line each, named by stage. A failure
+    is one line: the steps it leaves out are not listed (the CLI's last line says why the run stopped)."""
 
     def __init__(self, progress: Callable[[str], None]):
         super().__init__(logging.DEBUG)  # step events are logged at DEBUG
@@ -50,16 +70,36 @@ class _ProgressHandler(logging.Handler):
         if event is not None:
             kind = event.event_type_value
             if kind == "STEP_START":
-                self.progress(f"{step} …")
+                self.progress(f"{stage_name(step)} …")
             elif kind == "STEP_SUCCESS":
-                self.progress(f"{step} done ({event.event_specific_data.duration_ms / 1000:.1f} s)")
+                self.progress(
+                    f"{stage_name(step)} done ({event.event_specific_data.duration_ms / 1000:.1f} s)"
+                )
             elif kind == "STEP_FAILURE":
-                self.progress(f"{step} FAILED")
+                self.progress(f"{stage_name(step)} FAILED")
         elif record.levelno >= logging.INFO and meta.get("orig_message"):
             message = meta["orig_message"]
+            if _NOT_EXECUTED.match(message):
+                return
             # dagster-dbt narrates its subprocess handling; only our own dbt lines are worth showing
             if step != "dbt_models" or message.startswith("dbt "):
-                self.progress(f"{step}: {message}")
+                self.progress(f"  {message}" if step else message)  # indented under its stage's line
+
+
+# dagster.yaml of an instance this project makes: no telemetry, whose banner would land among the progress lines
+DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+
+
+def dagster_instance(settings: Settings) -> dg.DagsterInstance:
+    """The Dagster instance runs are recorded in: DAGSTER_HOME, by default ``<data dir>/dagster``, the one
+    `make ui` shows. A missing folder, or a missing or empty dagster.yaml, is made with telemetry off; a
+    dagster.yaml with content is someone's configuration and kept."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.is_file() or not config.read_text(encoding="utf-8").strip():
+        config.write_text(DAGSTER_YAML, encoding="utf-8")
+    return dg.DagsterInstance.from_config(str(home))  # as DagsterInstance.get() does with DAGSTER_HOME
 
 
 def run_job(
@@ -83,7 +123,7 @@ def run_job(
     except BaseException:
         release(settings.warehouse)
         raise
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    instance = dagster_instance(settings)
     handler = _ProgressHandler(progress) if progress else None
     progress_logger = logging.getLogger(PROGRESS_LOGGER)
     if handler:

@@ -46,6 +46,7 @@ class Settings:
     rules_dir: Path
     published_dir: Path
     reports_dir: Path  # run reports (``<run_id>/index.html``, ``latest.html``) and the rules audit document
+    dagster_home: Path  # the Dagster instance runs are recorded in (the one `make ui` shows)
     as_of: date | None  # None: the run's own date in `timezone`
     timezone: str
     schedule_cron: str
@@ -73,6 +74,7 @@ class Settings:
             rules_dir=_path(env, "SEGMENTS_RULES_DIR", DEFAULT_RULES_DIR),
             published_dir=_path(env, "SEGMENTS_PUBLISHED_DIR", warehouse.parent / "published"),
             reports_dir=_path(env, "SEGMENTS_REPORTS_DIR", warehouse.parent / "reports"),
+            dagster_home=_path(env, "DAGSTER_HOME", data_dir / "dagster"),
             as_of=parse_as_of(as_of_text, "SEGMENTS_AS_OF") if as_of_text else None,
             timezone=timezone,
             schedule_cron=env.get("SEGMENTS_SCHEDULE_CRON", "0 2 * * *"),

@@ -35,13 +35,17 @@ from dagster_dbt import (
 from packaging import version
 
 from orchestration.assets.quality import ACCEPTED_KEYS
+from orchestration.dbt_manifest import ensure_manifest
 from orchestration.errors import TransformError
 from orchestration.resources import LOCK_KEY, WarehouseLock
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 from orchestration.warehouse import connect
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
-dbt_project.prepare_if_dev()  # `dagster dev`: re-parse on reload; no effect elsewhere
+# `dagster dev`: re-parse on reload when the dbt project changed. Not dagster-dbt's prepare_if_dev(): it runs
+# the `dbt` found on PATH, which is not there unless the venv is activated (the code location then fails).
+if dbt_project.preparer.using_dagster_dev():
+    ensure_manifest()
 
 RUN_CONTEXT_KEY = dg.AssetKey(["pipeline", "run_context"])
 RUN_CONTEXT_TABLE = "pipeline.run_context"

@@ -45,14 +45,19 @@ def _csv_rows(table: pa.Table) -> memoryview:
     return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]] if len(lines) else memoryview(b"")
 
 
+def file_name(entity_name: str) -> str:
+    """The landing file the generator writes for an entity."""
+    return f"{entity_name}.{'csv' if entity_name in CSV_ENTITIES else 'parquet'}"
+
+
 class Sink:
     """Appends chunks to a hidden temp file, which generate() renames into place once everything is written."""
 
     def __init__(self, out_dir: Path, entity: Entity) -> None:
         self.schema, self.rows = arrow_schema(entity), 0
-        ext = "csv" if entity.name in CSV_ENTITIES else "parquet"
-        self.path, self.tmp = out_dir / f"{entity.name}.{ext}", out_dir / f".{entity.name}.{ext}.tmp"
-        if ext == "csv":
+        name = file_name(entity.name)
+        self.path, self.tmp = out_dir / name, out_dir / f".{name}.tmp"
+        if name.endswith(".csv"):
             self.csv, self.parquet = open(self.tmp, "wb"), None  # noqa: SIM115 - closed in close()
             self.csv.write((",".join(self.schema.names) + "\n").encode())
         else:

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from orchestration.cli_arguments import positive_int
 from orchestration.errors import SegmentsError
 from orchestration.ingest.schemas import ENTITIES
 from orchestration.settings import Settings
@@ -36,7 +37,7 @@ def add_parser(subparsers) -> None:
     """Add ``quarantine list|show`` and ``quality`` to the ``segments`` command's subparsers."""
     quarantine = subparsers.add_parser(
         "quarantine", help="rows the quality gate set aside (raw._quarantine)"
-    ).add_subparsers(dest="quarantine_command", required=True)
+    ).add_subparsers(dest="quarantine_command", required=True, metavar="COMMAND")
     listing = quarantine.add_parser(
         "list", help="quarantined rows of a run per entity, check, column and file (largest first)"
     )
@@ -54,7 +55,9 @@ def add_parser(subparsers) -> None:
     _run_option(show)
     show.add_argument("--expectation", metavar="TEXT", help="only checks whose name contains TEXT")
     show.add_argument("--column", metavar="C", help="only checks of this column")
-    show.add_argument("--limit", type=_positive, default=50, metavar="N", help="at most N rows (default 50)")
+    show.add_argument(
+        "--limit", type=positive_int, default=50, metavar="N", help="at most N rows (default 50)"
+    )
     _common_options(show)
     show.set_defaults(handler=quarantine_show)
 
@@ -78,16 +81,6 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         "--warehouse", type=Path, help="DuckDB warehouse file (default data/warehouse.duckdb)"
     )
     parser.add_argument("--format", choices=["table", "json"], default="table")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return value
 
 
 # --- reading the warehouse --------------------------------------------------------------------------------
@@ -234,7 +227,7 @@ def quarantine_list(args: argparse.Namespace) -> int:
         return 0
     print(f"{_plural(total, 'row')} quarantined")
     print(
-        _text_table(
+        text_table(
             ["rows", "entity", "check", "column", "file"],
             [[f"{n:,}", e, x, c, f] for e, x, c, f, n in rows],
             numeric={0},
@@ -266,7 +259,7 @@ def _list_all_runs(con, fmt: str) -> int:
         print("no runs yet")
         return 0
     print(
-        _text_table(
+        text_table(
             ["run", "as of", "status", "quarantined", "entities"],
             [[run, as_of or "-", status or "-", f"{n:,}", f"{e:,}"] for run, as_of, status, n, e, _ in rows],
             numeric={3, 4},
@@ -419,7 +412,7 @@ def quality_command(args: argparse.Namespace) -> int:
         print(f"accepted drift: {info.accepted_drift}")
     if shown:
         print(
-            _text_table(
+            text_table(
                 ["suite", "check", "column", "severity", "result", "observed", "unexpected", "quarantined", "note"],
                 [
                     [c["suite"], c["expectation"], c["column"] or "-", c["severity"], _result(c),
@@ -470,7 +463,7 @@ def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def _text_table(header: list[str], rows: list[list[object]], *, numeric: Collection[int] = ()) -> str:
+def text_table(header: list[str], rows: list[list[object]], *, numeric: Collection[int] = ()) -> str:
     """Columns padded to their widest cell (the last column is not padded)."""
     cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]

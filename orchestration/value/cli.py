@@ -10,11 +10,13 @@ import argparse
 import csv
 import json
 import math
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 
+from orchestration.cli_arguments import iso_date, non_negative_number
 from orchestration.errors import IngestError, SegmentsError
 from orchestration.value import clv
 
@@ -24,7 +26,7 @@ COLUMNS = ("customer_id", "date", "amount")
 def add_parser(subparsers) -> None:
     """Add ``clv fit`` to the ``segments`` command's subparsers."""
     commands = subparsers.add_parser("clv", help="customer value models (BG/NBD and Gamma-Gamma)")
-    clv_commands = commands.add_subparsers(dest="clv_command", required=True)
+    clv_commands = commands.add_subparsers(dest="clv_command", required=True, metavar="COMMAND")
     fit = clv_commands.add_parser(
         "fit",
         help="fit BG/NBD and Gamma-Gamma on a transactions CSV (customer_id, date, amount)",
@@ -32,7 +34,11 @@ def add_parser(subparsers) -> None:
     )
     fit.add_argument("transactions", type=Path, metavar="TRANSACTIONS.csv")
     fit.add_argument(
-        "--calibration-end", required=True, type=_date, metavar="YYYY-MM-DD", help="last day of the history"
+        "--calibration-end",
+        required=True,
+        type=iso_date,
+        metavar="YYYY-MM-DD",
+        help="last day of the history",
     )
     fit.add_argument("--time-unit", choices=sorted(clv.DAYS_PER_UNIT), default="day")
     fit.add_argument("--json", action="store_true", help="print the parameters as JSON")
@@ -40,16 +46,12 @@ def add_parser(subparsers) -> None:
         "--predictions", type=Path, metavar="OUT.csv", help="write per-customer predictions to this CSV"
     )
     fit.add_argument(
-        "--horizon", type=float, metavar="N", help="prediction horizon in time units (default: a year)"
+        "--horizon",
+        type=non_negative_number,
+        metavar="N",
+        help="prediction horizon in time units (default: a year)",
     )
     fit.set_defaults(handler=fit_command)
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def read_transactions(path: Path) -> pd.DataFrame:
@@ -144,8 +146,11 @@ def fit_command(args: argparse.Namespace) -> int:
         print(json.dumps(_as_json(args, bg, gg, len(summary)), indent=2))
     else:
         print(_as_table(args, bg, gg, len(summary)))
-    if args.predictions:
-        print(f"wrote {args.predictions} ({len(summary):,} customers, horizon {horizon:g} {args.time_unit}s)")
+    if args.predictions:  # a message, so stdout is the table or the JSON alone
+        print(
+            f"wrote {args.predictions} ({len(summary):,} customers, horizon {horizon:g} {args.time_unit}s)",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -6,6 +6,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from orchestration.cli import main as cli
@@ -202,3 +203,12 @@ def test_cli_run_prints_summary_and_fails_with_one_line(landing, capsys):
     assert "Traceback" not in "\n".join(err)
     assert err[-1].startswith("error: step raw_tables failed: ")
     assert "crm_accounts.csv:1: column 'org_number': missing column" in err[-1]
+    # progress in the words of the stages; the failure is one line, not a line per step it left out
+    assert err[-2].endswith("  load landing files FAILED") and err[0].endswith("  load landing files …")
+    assert not any("Dependencies for step" in line or "raw_tables" in line for line in err[:-1])
+    # both runs are in the Dagster instance `make ui` shows: DAGSTER_HOME was not set
+    instance = dg.DagsterInstance.from_config(str(landing.parent / "dagster"))
+    assert [r.status for r in instance.get_runs(limit=2)] == [
+        dg.DagsterRunStatus.FAILURE,
+        dg.DagsterRunStatus.SUCCESS,
+    ]

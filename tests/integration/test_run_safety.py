@@ -23,12 +23,12 @@ pytestmark = pytest.mark.integration
 
 # progress lines (stderr of `segments run`) that say a stage has started: kill -9 right there
 STAGES = {
-    "ingest": "raw_tables …",
-    "quality gate": "accepted_tables …",
-    "dbt": "dbt_models: dbt build as of",
-    "rules": "segments_staging__customer_segments …",
-    "publish": "segments__customer_segments …",
-    "report": "reports__run_report …",
+    "ingest": "load landing files …",
+    "quality gate": "quality gate …",
+    "dbt": "dbt build as of",
+    "rules": "assign segments …",
+    "publish": "publish …",
+    "report": "run report …",
 }
 
 

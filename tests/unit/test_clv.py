@@ -323,7 +323,9 @@ def test_clv_fit_writes_predictions(cdnow_csv, tmp_path, capsys):
     out = tmp_path / "predictions.csv"
     argv = ["clv", "fit", str(cdnow_csv), "--calibration-end", "1997-09-30", "--time-unit", "week"]
     assert run_command([*argv, "--predictions", str(out), "--horizon", "39"]) == 0
-    assert f"wrote {out} (2,357 customers, horizon 39 weeks)" in capsys.readouterr().out
+    captured = capsys.readouterr()  # the message on stderr: stdout is the parameters alone
+    assert f"wrote {out} (2,357 customers, horizon 39 weeks)" in captured.err
+    assert "wrote" not in captured.out and "2,357 customers" in captured.out
     predictions = pd.read_csv(out, dtype={"customer_id": str}).set_index("customer_id")
     assert list(predictions.columns) == [
         "frequency",
