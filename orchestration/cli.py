@@ -380,19 +380,28 @@ def _report_experiment(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
+    from orchestration.guard import pending_refusals
     from orchestration.quality.cli import text_table
 
     settings = Settings.from_env()
-    with _read_warehouse(args.warehouse or settings.warehouse) as con:
+    warehouse = args.warehouse or settings.warehouse
+    with _read_warehouse(warehouse) as con:
         if not table_exists(con, "segments.runs"):
             print("no runs yet: run `segments run` first")
             return 0
         rows = con.execute(
             """select run_id, as_of, status, rule_version, coalesce(challenger_version, ''),
                       coalesce(output_fingerprint, ''), coalesce(input_fingerprint, ''), coalesce(failure, '')
-               from segments.runs order by coalesce(finished_at, published_at) desc nulls last limit ?""",
+               from segments.runs order by coalesce(finished_at, published_at, started_at) desc nulls last
+               limit ?""",
             [args.limit],
         ).fetchall()
+    # runs refused while another run held the warehouse: recorded by the next run, shown from now on
+    pending = [
+        (entry["run_id"], entry["as_of"], "refused", None, "", "", "", entry["reason"])
+        for entry in reversed(pending_refusals(warehouse))
+    ]
+    rows = (pending + rows)[: args.limit]
     if not rows:
         print("no runs yet: run `segments run` first")
         return 0

@@ -84,6 +84,20 @@ def _keep_refusal(warehouse: Path, *, run_id: str, as_of: date, reason: str, acc
         log.warning(f"could not keep the refusal of run {run_id}: {exc}")
 
 
+def pending_refusals(warehouse: Path) -> list[dict]:
+    """Refusals kept while another run held the warehouse, oldest first, not yet in ``segments.runs``."""
+    journal = refusals_path(warehouse)
+    if not journal.is_file():
+        return []
+    refusals = []
+    for line in journal.read_text(encoding="utf-8").splitlines():
+        try:
+            refusals.append(json.loads(line))
+        except ValueError:
+            continue  # a line cut off by a crash mid-append: nothing to record
+    return refusals
+
+
 def _record_refusal(settings: Settings, *, run_id: str, as_of: date, reason: str, accept_drift: bool) -> None:
     """A run refused by the preflight holds the lock: its refusal goes straight into ``segments.runs`` (of an
     existing warehouse: a wrong ``--warehouse`` path must not create one)."""
@@ -104,13 +118,7 @@ def _recover(settings: Settings, interrupted: lock.Holder | None) -> None:
     """Under the lock: record the refusals kept while another run held it and the run a dead process left
     unfinished, and remove the temporary files such a run leaves."""
     journal = refusals_path(settings.warehouse)
-    refusals = []
-    if journal.is_file():
-        for line in journal.read_text(encoding="utf-8").splitlines():
-            try:
-                refusals.append(json.loads(line))
-            except ValueError:
-                continue  # a line cut off by a crash mid-append: nothing to record
+    refusals = pending_refusals(settings.warehouse)
     if settings.warehouse.is_file() and (refusals or interrupted):
         with connect(settings) as con:
             for entry in refusals:

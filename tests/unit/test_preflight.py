@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import subprocess
+import sys
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -10,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration import guard, lock
 from orchestration.cli import main
 from orchestration.preflight import OWNER_FILE, PreflightError, check
 from orchestration.publish import ensure_contract
@@ -77,7 +81,7 @@ def test_an_edited_rule_version_that_was_already_used_is_refused(env):
 
 def test_an_as_of_before_the_last_published_one_is_refused(env, tmp_path):
     rules = tmp_path / "rules"
-    sha = __import__("hashlib").sha256((rules / "2026-12-01.yaml").read_bytes()).hexdigest()
+    sha = hashlib.sha256((rules / "2026-12-01.yaml").read_bytes()).hexdigest()
     used_warehouse(env / "warehouse.duckdb", published=date(2026, 12, 2), sha=sha)
     (found,) = problems(Settings.from_env(), date(2026, 12, 1))
     assert found.startswith("as-of 2026-12-01 is before the last published as-of 2026-12-02")
@@ -126,3 +130,33 @@ def test_rules_validate_reports_an_edited_version_that_was_already_used(env, cap
     assert main(["rules", "validate", "--no-data"]) == 1
     err = capsys.readouterr().err
     assert "error: 2026-12-01.yaml: rule version 2026-12-01 was already used (run run-1)" in err
+
+
+def test_a_run_refused_while_the_warehouse_was_locked_is_shown_and_then_recorded(env, tmp_path, capsys):
+    rules = tmp_path / "rules"
+    sha = hashlib.sha256((rules / "2026-12-01.yaml").read_bytes()).hexdigest()
+    warehouse = env / "warehouse.duckdb"
+    used_warehouse(warehouse, published=date(2026, 12, 1), sha=sha)
+    settings = Settings.from_env()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from orchestration import lock\n"
+         "lock.acquire(Path(sys.argv[1]), run_id='first'); print('held', flush=True); time.sleep(600)",
+         str(warehouse)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(lock.WarehouseLocked):
+            guard.claim(settings, run_id="second", as_of=AS_OF)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(["runs"]) == 0
+    shown = capsys.readouterr().out
+    assert "second" in shown and "refused" in shown and "another run (run first, started at" in shown
+    # the next run to hold the warehouse records it (and the killed holder, as interrupted)
+    with guard.claimed(settings, run_id="third", as_of=AS_OF):
+        pass
+    assert not guard.refusals_path(warehouse).exists()
+    recorded = dict(query(warehouse, "select run_id, status from segments.runs"))
+    assert recorded == {"run-1": "published", "second": "refused", "first": "failed"}
