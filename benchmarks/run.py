@@ -247,20 +247,25 @@ def dbt_seconds(run_id: str) -> dict[str, float] | None:
 def rule_tool_seconds(con, as_of: date) -> tuple[float, float]:
     """``segments rules diff`` (first vs last champion in segment_rules/) and the data lint of the last."""
     from orchestration import features
-    from orchestration.rules import load_rule_versions
+    from orchestration.rules import challenger_for, load_rule_versions
     from orchestration.rules.diff import diff_rule_sets
     from orchestration.rules.lint import lint_on_data
     from orchestration.settings import DEFAULT_RULES_DIR
 
     tables = features.catalogue_from_warehouse(con)
-    champions = [
-        r
-        for r in load_rule_versions(DEFAULT_RULES_DIR, features.entity_columns(tables))
-        if r.role == "champion"
-    ]
+    rule_sets = load_rule_versions(DEFAULT_RULES_DIR, features.entity_columns(tables))
+    champions = [r for r in rule_sets if r.role == "champion"]
     sources = features.sources(tables)
     started = time.perf_counter()
-    diff_rule_sets(con, champions[0], champions[-1], sources, as_of=as_of)
+    diff_rule_sets(
+        con,
+        champions[0],
+        champions[-1],
+        sources,
+        as_of=as_of,
+        old_challenger=challenger_for(rule_sets, champions[0]),
+        new_challenger=challenger_for(rule_sets, champions[-1]),
+    )
     diff = time.perf_counter() - started
     started = time.perf_counter()
     lint_on_data(con, champions[-1], sources)

@@ -285,9 +285,10 @@ def _feature_tables(con, path: Path) -> dict[str, dict[str, str]]:
 
 
 def _resolve_rules(ref: str, folder: Path, columns):
-    """A rule file path, or a version (or file name) in ``folder``. A challenger comes with the schemes of
-    the champion whose experiment uses it, as its arm gets them."""
-    from orchestration.rules import load_rule_file, load_rule_versions
+    """A rule file path, or a version (or file name) in ``folder``, and the challenger of its experiment
+    (None without one), so the diff sees the version as it is published. A challenger comes with the schemes
+    of the champion whose experiment uses it, as its arm gets them (and no arms of its own)."""
+    from orchestration.rules import challenger_for, load_rule_file, load_rule_versions
     from orchestration.rules.diff import with_champion
 
     path = Path(ref)
@@ -311,8 +312,8 @@ def _resolve_rules(ref: str, folder: Path, columns):
                 f"note: {found.version} is a challenger; its other schemes are those of champion {champion.version}",
                 file=sys.stderr,
             )
-            return with_champion(found, champion)
-    return found
+            return with_champion(found, champion), None
+    return found, challenger_for(rule_sets, found)
 
 
 def _rules_diff(args: argparse.Namespace) -> int:
@@ -326,11 +327,22 @@ def _rules_diff(args: argparse.Namespace) -> int:
         print(features.built_by(con, allow_unpublished=args.allow_unpublished), file=sys.stderr)
         tables = _feature_tables(con, warehouse)
         columns = features.entity_columns(tables)
-        old, new = _resolve_rules(args.old, folder, columns), _resolve_rules(args.new, folder, columns)
+        (old, old_challenger), (new, new_challenger) = (
+            _resolve_rules(args.old, folder, columns),
+            _resolve_rules(args.new, folder, columns),
+        )
         as_of = (
             con.execute("select max(as_of_date) from marts.customer_features").fetchone()[0] or date.today()
         )
-        diff = diff_rule_sets(con, old, new, features.sources(tables), as_of=as_of)
+        diff = diff_rule_sets(
+            con,
+            old,
+            new,
+            features.sources(tables),
+            as_of=as_of,
+            old_challenger=old_challenger,
+            new_challenger=new_challenger,
+        )
     print(render(diff, args.format), end="")
     return 0
 

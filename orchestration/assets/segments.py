@@ -107,7 +107,7 @@ def staged_customer_segments(context: dg.AssetExecutionContext):
             challenger=challenger,
         )
         _stage_versions(con, rule_sets, rules, challenger)
-        moved = _stage_impact(con, rules, rule_sets, sources, as_of)
+        moved = _stage_impact(con, rules, challenger, rule_sets, sources, as_of)
         problems = audit_staged(
             con,
             expected={name: features.ENTITIES_SQL[s.entity] for name, s in rules.schemes.items()},
@@ -164,12 +164,14 @@ def _stage_versions(
 def _stage_impact(
     con: duckdb.DuckDBPyConnection,
     rules: RuleSet,
+    challenger: RuleSet | None,
     rule_sets: list[RuleSet],
     sources: dict[str, str],
     as_of: date,
 ) -> str | None:
     """At a version's first use, evaluate the previously published version on the same data: the migration
-    matrix auditors read as the change's measured impact. Returns a markdown summary, or None."""
+    matrix auditors read as the change's measured impact. Both versions as published, experiment arms
+    included (the challenger arm's segments are published segments). Returns a markdown summary, or None."""
     con.execute(
         f"""create or replace table {STAGED_IMPACT} (previous_version varchar, scheme varchar,
             from_segment varchar, to_segment varchar, entities bigint)"""
@@ -190,7 +192,18 @@ def _stage_impact(
         if recorded is None:
             return None
         previous = recorded[0]
-    diff = diff_rule_sets(con, previous, rules, sources, as_of=as_of)
+    old_challenger = _previous_challenger(con, previous, rule_sets)
+    if previous.experiment is not None and old_challenger is None:
+        return None  # not measurable as it was published; the audit report says no impact was recorded
+    diff = diff_rule_sets(
+        con,
+        previous,
+        rules,
+        sources,
+        as_of=as_of,
+        old_challenger=old_challenger,
+        new_challenger=challenger,
+    )
     for m in diff.migrations:
         con.execute(
             f"insert into {STAGED_IMPACT} values (?, ?, ?, ?, ?)",
@@ -199,6 +212,23 @@ def _stage_impact(
     return "| scheme | entities moving |\n|---|---:|\n" + "\n".join(
         f"| {scheme} | {diff.moved.get(scheme, 0):,} of {n:,} |" for scheme, n in diff.entities.items()
     )
+
+
+def _previous_challenger(
+    con: duckdb.DuckDBPyConnection, previous: RuleSet, rule_sets: list[RuleSet]
+) -> RuleSet | None:
+    """The challenger the previous version was published with: its file, else the text the runs recorded
+    (None if neither exists)."""
+    experiment = previous.experiment
+    if experiment is None:
+        return None
+    found = next(
+        (r for r in rule_sets if r.version == experiment.challenger and r.role == "challenger"), None
+    )
+    if found is None:
+        recorded = recorded_rule_version(con, experiment.challenger)
+        found = recorded[0] if recorded is not None else None
+    return found
 
 
 @dg.asset(

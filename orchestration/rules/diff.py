@@ -2,8 +2,11 @@
 
 Each version is compiled to its one SQL statement and materialised once as a temporary table (one pass over
 the features per version); sizes, the migration matrix and the next-action changes are small aggregations
-over the join of the two. Experiments are left out: both sides are the versions' own (champion) rules.
-Temporary tables work on a read-only connection, so this never writes to the warehouse.
+over the join of the two. Each version is evaluated as it is published: a version with an experiment is
+compiled with its challenger, so the statement's own hash-based arms decide who is in the holdout (champion
+segment, no action) and who gets the challenger's segments and actions. Arm changes are reported as changes,
+and the segment and next-action counts include the entities whose segment or action changes only because of
+their arm. Temporary tables work on a read-only connection, so this never writes to the warehouse.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from datetime import date, datetime
 
 import duckdb
 
-from .compiler import compile_assignments
-from .model import RuleSet
+from .compiler import ARMS, HOLDOUT_ACTION, compile_assignments
+from .model import Experiment, RuleSet
 
 _OLD, _NEW, _PAIRS = '"rules_diff__old"', '"rules_diff__new"', '"rules_diff__pairs"'
 NONE = "(none)"  # a scheme that one of the versions does not have
@@ -50,6 +53,26 @@ class ActionChange:
 
 
 @dataclass(frozen=True)
+class ArmChange:
+    """Entities of a scheme in arm ``from_arm`` of the old version and ``to_arm`` of the new one."""
+
+    scheme: str
+    from_arm: str | None  # None: the old version has no such scheme; "champion" without an experiment
+    to_arm: str | None
+    entities: int
+    segment_changes: int  # of them, how many get a different segment
+    action_changes: int  # ... and a different next action (action, channel or owner)
+
+
+@dataclass(frozen=True)
+class ArmSize:
+    scheme: str
+    arm: str
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
 class RuleDiff:
     old_version: str
     new_version: str
@@ -60,6 +83,9 @@ class RuleDiff:
     migrations: list[Migration]
     action_changes: list[ActionChange]
     text_diff: str
+    old_experiment: Experiment | None = None
+    new_experiment: Experiment | None = None
+    arm_changes: list[ArmChange] = dataclasses.field(default_factory=list)
 
     @property
     def moved(self) -> dict[str, int]:
@@ -70,6 +96,27 @@ class RuleDiff:
                 moved[m.scheme] = moved.get(m.scheme, 0) + m.entities
         return moved
 
+    @property
+    def arm_moves(self) -> dict[str, int]:
+        """Entities whose experiment arm changes, per scheme (entities of an added or removed scheme not counted)."""
+        moves: dict[str, int] = {}
+        for a in self.arm_changes:
+            if a.from_arm != a.to_arm and a.from_arm is not None and a.to_arm is not None:
+                moves[a.scheme] = moves.get(a.scheme, 0) + a.entities
+        return moves
+
+    @property
+    def arm_sizes(self) -> list[ArmSize]:
+        """Entities per scheme and arm, before and after (sums of :attr:`arm_changes`)."""
+        counts: dict[tuple[str, str], list[int]] = {}
+        for a in self.arm_changes:
+            for side, arm in ((0, a.from_arm), (1, a.to_arm)):
+                if arm is not None:
+                    counts.setdefault((a.scheme, arm), [0, 0])[side] += a.entities
+        order = {arm: i for i, arm in enumerate(ARMS)}
+        keys = sorted(counts, key=lambda k: (k[0], order.get(k[1], len(order)), k[1]))
+        return [ArmSize(scheme, arm, *counts[(scheme, arm)]) for scheme, arm in keys]
+
 
 def diff_rule_sets(
     con: duckdb.DuckDBPyConnection,
@@ -78,15 +125,27 @@ def diff_rule_sets(
     sources: Mapping[str, str],
     *,
     as_of: date,
+    old_challenger: RuleSet | None = None,
+    new_challenger: RuleSet | None = None,
 ) -> RuleDiff:
-    """Evaluate ``old`` and ``new`` on the same ``sources`` (see :func:`compile_assignments`) and compare."""
+    """Evaluate ``old`` and ``new`` on the same ``sources`` (see :func:`compile_assignments`) and compare.
+
+    A version that declares an experiment needs its challenger (``old_challenger`` / ``new_challenger``, see
+    :func:`challenger_for`): it is compiled exactly as the nightly run compiles it, arms included.
+    """
     now = datetime(as_of.year, as_of.month, as_of.day)
-    kept = "scheme, entity_id, segment, next_action, action_channel, action_owner"
+    kept = "scheme, entity_id, segment, next_action, action_channel, action_owner, arm"
+    sides = ((_OLD, old, old_challenger), (_NEW, new, new_challenger))
     try:
-        for table, rule_set in ((_OLD, old), (_NEW, new)):
-            plain = dataclasses.replace(rule_set, experiment=None)
+        for table, rule_set, challenger in sides:
             sql = compile_assignments(
-                plain, source_sql=sources, run_id="rules-diff", as_of=as_of, assigned_at=now, evidence=False
+                rule_set,
+                source_sql=sources,
+                run_id="rules-diff",
+                as_of=as_of,
+                assigned_at=now,
+                challenger=challenger,
+                evidence=False,
             )
             con.execute(f"create or replace temp table {table} as select {kept} from ({sql})")
         # ONE join of the two; everything below aggregates its (small) grouped result
@@ -95,7 +154,7 @@ def diff_rule_sets(
             select scheme, o.segment as old_segment, n.segment as new_segment,
                    o.next_action as old_action, o.action_channel as old_channel, o.action_owner as old_owner,
                    n.next_action as new_action, n.action_channel as new_channel, n.action_owner as new_owner,
-                   count(*) as entities
+                   o.arm as old_arm, n.arm as new_arm, count(*) as entities
             from {_OLD} o full outer join {_NEW} n using (scheme, entity_id)
             group by all"""
         )
@@ -123,6 +182,19 @@ def diff_rule_sets(
                     group by all order by scheme, n desc, 2 nulls first, 3 nulls first"""
             ).fetchall()
         ]
+        action_differs = (
+            "(old_action, old_channel, old_owner) is distinct from (new_action, new_channel, new_owner)"
+        )
+        arms = [
+            ArmChange(*row)
+            for row in con.execute(
+                f"""select scheme, old_arm, new_arm, sum(entities)::bigint as n,
+                           coalesce(sum(entities) filter (where old_segment is distinct from new_segment), 0)::bigint,
+                           coalesce(sum(entities) filter (where {action_differs}), 0)::bigint
+                    from {_PAIRS}
+                    group by all order by scheme, n desc, 2 nulls first, 3 nulls first"""
+            ).fetchall()
+        ]
         described = "{p}_action || ' via ' || {p}_channel || ' (' || {p}_owner || ')'"
         actions = [
             ActionChange(*row)
@@ -131,7 +203,7 @@ def diff_rule_sets(
                            coalesce({described.format(p="old")}, '{NONE}'), coalesce({described.format(p="new")}, '{NONE}'),
                            sum(entities)::bigint as n
                     from {_PAIRS}
-                    where (old_action, old_channel, old_owner) is distinct from (new_action, new_channel, new_owner)
+                    where {action_differs}
                     group by all order by owner, n desc, scheme, 3, 4"""
             ).fetchall()
         ]
@@ -148,6 +220,9 @@ def diff_rule_sets(
         migrations=migrations,
         action_changes=actions,
         text_diff=text_diff(old, new),
+        old_experiment=old.experiment,
+        new_experiment=new.experiment,
+        arm_changes=arms,
     )
 
 
@@ -174,13 +249,26 @@ def text_diff(old: RuleSet, new: RuleSet) -> str:
 
 def render(diff: RuleDiff, fmt: str = "table") -> str:
     if fmt == "json":
-        return json.dumps(dataclasses.asdict(diff) | {"moved": diff.moved}, indent=2, ensure_ascii=False)
+        derived = {
+            "moved": diff.moved,
+            "arm_moves": diff.arm_moves,
+            "arm_sizes": [dataclasses.asdict(a) for a in diff.arm_sizes],
+        }
+        return json.dumps(dataclasses.asdict(diff) | derived, indent=2, ensure_ascii=False)
     if fmt not in ("table", "markdown"):
         raise ValueError(f"unknown format {fmt!r}: table, markdown or json")
     md = fmt == "markdown"
     out: list[str] = []
     title = f"Rule change {diff.old_version} -> {diff.new_version} ({diff.old_file} -> {diff.new_file})"
     out += [f"## {title}" if md else title, ""]
+    experiments = diff.old_experiment is not None or diff.new_experiment is not None
+    if experiments:
+        bullet = "- " if md else ""
+        out += [
+            f"{bullet}Experiment before: {_experiment(diff.old_experiment)}",
+            f"{bullet}Experiment after: {_experiment(diff.new_experiment)}",
+            "",
+        ]
     for scheme in sorted({s.scheme for s in diff.sizes}):
         moved = diff.moved.get(scheme, 0)
         total = diff.entities.get(scheme, 0)
@@ -194,7 +282,9 @@ def render(diff: RuleDiff, fmt: str = "table") -> str:
             head = f"Scheme {scheme} is removed: {total:,} entities lose their segment"
         else:
             head = f"Scheme {scheme}: {moved:,} of {total:,} entities change segment ({share:.1f} %)"
-        if not (added or removed) and moved == 0 and not any(a.scheme == scheme for a in diff.action_changes):
+        actions_change = any(a.scheme == scheme for a in diff.action_changes)
+        arms_change = diff.arm_moves.get(scheme, 0) > 0
+        if not (added or removed or moved or actions_change or arms_change):
             out += [(f"### {head}" if md else head) + " - unchanged", ""]
             continue
         out += [f"### {head}" if md else head, ""]
@@ -205,7 +295,8 @@ def render(diff: RuleDiff, fmt: str = "table") -> str:
         ]
         out += _table(["segment", "before", "after", "change"], rows, md, right=(1, 2, 3))
         out += [""]
-        if added or removed:  # the sizes say it all
+        if added or removed:  # the sizes say it all (and, in an experiment, the sizes per arm)
+            out += _arm_sizes(diff, scheme, md) if experiments else []
             continue
         if md:
             out += [*_matrix(scheme, migrations, md), ""]
@@ -214,18 +305,83 @@ def render(diff: RuleDiff, fmt: str = "table") -> str:
             rows = [(_name(m.from_segment), _name(m.to_segment), f"{m.entities:,}") for m in moves]
             if rows:
                 out += [*_table(["moves from", "to", "entities"], rows, md, right=(2,)), ""]
-            else:
+            elif actions_change:
                 out += ["No entity changes segment; the next actions do (below).", ""]
+            else:
+                out += ["No entity changes segment or next action; their experiment arms do (below).", ""]
+        if experiments:
+            out += [*_arm_sizes(diff, scheme, md), *_arm_moves(diff, scheme, md)]
     out += ["### Next-action changes per owner" if md else "Next-action changes per owner", ""]
     if diff.action_changes:
         rows = [(a.owner, a.scheme, a.before, a.after, f"{a.entities:,}") for a in diff.action_changes]
         out += _table(["owner", "scheme", "before", "after", "entities"], rows, md, right=(4,))
+        if any(HOLDOUT_ACTION in (a.before.split()[0], a.after.split()[0]) for a in diff.action_changes):
+            out += ["", f"{HOLDOUT_ACTION}: the experiment's holdout, which gets no next action."]
     else:
         out += ["No entity gets a different next action."]
     out += ["", "### File diff" if md else "File diff", ""]
     body = diff.text_diff or "(the files are identical)\n"
     out += ["```diff", body.rstrip("\n"), "```"] if md else [body.rstrip("\n")]
     return "\n".join(out) + "\n"
+
+
+def _experiment(experiment: Experiment | None) -> str:
+    if experiment is None:
+        return "none (every entity gets the version's own segments and actions)"
+    champion = 1 - experiment.challenger_share - experiment.holdout_share
+    return (
+        f"{experiment.name}: {100 * champion:g} % champion, {100 * experiment.challenger_share:g} % challenger "
+        f"({experiment.challenger}), {100 * experiment.holdout_share:g} % holdout (no action)"
+    )
+
+
+def _arm_sizes(diff: RuleDiff, scheme: str, md: bool) -> list[str]:
+    rows = [
+        (a.arm, f"{a.before:,}", f"{a.after:,}", f"{a.after - a.before:+,}")
+        for a in diff.arm_sizes
+        if a.scheme == scheme
+    ]
+    caption = f"Experiment arms ({scheme}): entities per arm"
+    return [
+        f"**{caption}**" if md else caption,
+        "",
+        *_table(["arm", "before", "after", "change"], rows, md, right=(1, 2, 3)),
+        "",
+    ]
+
+
+def _arm_moves(diff: RuleDiff, scheme: str, md: bool) -> list[str]:
+    """Every (arm before, arm after) pair with how many of its entities get another segment or action."""
+    rows = [
+        (
+            _name(a.from_arm),
+            _name(a.to_arm),
+            f"{a.entities:,}",
+            f"{a.segment_changes:,}",
+            f"{a.action_changes:,}",
+            _arm_meaning(a, diff),
+        )
+        for a in diff.arm_changes
+        if a.scheme == scheme
+    ]
+    caption = f"Experiment arms ({scheme}): arm before -> arm after"
+    header = ["arm before", "arm after", "entities", "other segment", "other next action", "what changes"]
+    return [f"**{caption}**" if md else caption, "", *_table(header, rows, md, right=(2, 3, 4)), ""]
+
+
+def _arm_meaning(change: ArmChange, diff: RuleDiff) -> str:
+    before, after = change.from_arm, change.to_arm
+    if before == after:
+        return "-"
+    if after == "holdout":
+        return "into the holdout: no next action"
+    if before == "holdout":
+        return "out of the holdout: a next action again"
+    if after == "challenger" and diff.new_experiment is not None:
+        return f"into the challenger arm ({diff.new_experiment.challenger}'s rules where it has the scheme)"
+    if before == "challenger":
+        return f"out of the challenger arm (the rules of {diff.new_version})"
+    return "-"
 
 
 def _name(segment: str | None) -> str:

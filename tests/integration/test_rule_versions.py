@@ -267,6 +267,35 @@ def test_experiment_arms_are_stable_and_reported(history, tmp_path):
     recorded = query(settings.warehouse, "select customer_id, arm from segments.experiment_assignments")
     assert dict(recorded) == {c: a for (c, _), a in first.items()}
 
+    # the impact at first use and the diff see the version as published: arms included
+    value_arms = [arm for (_, scheme), arm in first.items() if scheme == "value_tier"]
+    held = value_arms.count("holdout")
+
+    # the challenger's new segment (its Key Account rule is the champion's)
+    def everyone_else(run: int) -> int:
+        return sum(r[1] == "value_tier" and r[3] == "Everyone Else" for r in arms[run])
+
+    assert everyone_else(0) and everyone_else(1)  # the data exercises the challenger arm
+    impact = query(
+        settings.warehouse,
+        """select sum(entities) from segments.rule_version_impact
+           where rule_version = '2026-11-06' and scheme = 'value_tier' and from_segment <> to_segment""",
+    )
+    assert impact == [(everyone_else(0),)]
+    preview = json.loads(
+        _capture(["rules", "diff", V2, "2026-11-06", "--rules", str(experiment_rules), "--format", "json"])
+    )
+    assert preview["new_experiment"]["name"] == "winback_call" and preview["old_experiment"] is None
+    assert preview["moved"].get("value_tier", 0) == everyone_else(1)
+    after = {a["arm"]: a["after"] for a in preview["arm_sizes"] if a["scheme"] == "value_tier"}
+    assert after == {arm: value_arms.count(arm) for arm in set(value_arms)}
+    into_holdout = [
+        a for a in preview["arm_changes"] if a["scheme"] == "value_tier" and a["to_arm"] == "holdout"
+    ]
+    assert [(a["from_arm"], a["entities"], a["action_changes"]) for a in into_holdout] == (
+        [("champion", held, held)] if held else []
+    )
+
     report = json.loads(_capture(["report", "experiment", "winback_call", "--format", "json"]))
     assert report is not None
     text = _capture(["report", "experiment", "winback_call"])
