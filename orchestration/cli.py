@@ -239,7 +239,7 @@ def _rules_validate(args: argparse.Namespace) -> int:
         )
     else:
         with _read_warehouse(warehouse) as con:
-            print(features.built_by(con, allow_unpublished=args.allow_unpublished), file=sys.stderr)
+            _say_features(con, args)
             sources = features.sources(_feature_tables(con, warehouse))
             for rules in rule_sets:
                 findings += lint_on_data(con, rules, sources)
@@ -284,6 +284,15 @@ def _feature_tables(con, path: Path) -> dict[str, dict[str, str]]:
         raise SegmentsError(f"{path}: {exc}") from None
 
 
+def _say_features(con, args: argparse.Namespace) -> None:
+    """Which run's features a command evaluates (on stderr); refuses a failed run's leftovers."""
+    from orchestration import features
+
+    line = features.built_by(con, allow_unpublished=args.allow_unpublished)
+    if line:
+        print(line, file=sys.stderr)
+
+
 def _resolve_rules(ref: str, folder: Path, columns):
     """A rule file path, or a version (or file name) in ``folder``, and the challenger of its experiment
     (None without one), so the diff sees the version as it is published. A challenger comes with the schemes
@@ -324,7 +333,7 @@ def _rules_diff(args: argparse.Namespace) -> int:
     warehouse = args.warehouse or settings.warehouse
     folder = args.rules or settings.rules_dir
     with _read_warehouse(warehouse) as con:
-        print(features.built_by(con, allow_unpublished=args.allow_unpublished), file=sys.stderr)
+        _say_features(con, args)
         tables = _feature_tables(con, warehouse)
         columns = features.entity_columns(tables)
         (old, old_challenger), (new, new_challenger) = (
@@ -365,11 +374,9 @@ def _explain(args: argparse.Namespace) -> int:
 def _report_rules(args: argparse.Namespace) -> int:
     from orchestration.reports.rules_audit import write_rules_report
 
-    settings = Settings.from_env()
-    out = args.out or (
-        args.warehouse.resolve().parent / "reports" if args.warehouse else settings.reports_dir
-    )
-    with _read_warehouse(args.warehouse or settings.warehouse) as con:
+    settings = Settings.from_env(warehouse=args.warehouse)
+    out = args.out or settings.reports_dir
+    with _read_warehouse(settings.warehouse) as con:
         html, markdown = write_rules_report(con, out)
     print(f"wrote {html}\nwrote {markdown}")
     return 0
@@ -379,10 +386,9 @@ def _report_experiment(args: argparse.Namespace) -> int:
     from orchestration.reports.experiment import experiment_report, render
 
     settings = Settings.from_env()
-    from orchestration import features
 
     with _read_warehouse(args.warehouse or settings.warehouse) as con:
-        print(features.built_by(con, allow_unpublished=args.allow_unpublished), file=sys.stderr)
+        _say_features(con, args)
         try:
             report = experiment_report(con, args.name)
         except LookupError as exc:

@@ -106,26 +106,27 @@ ENTITIES_SQL = {
 }
 
 
-def built_by(con: duckdb.DuckDBPyConnection, *, allow_unpublished: bool = False) -> str:
+def built_by(con: duckdb.DuckDBPyConnection, *, allow_unpublished: bool = False) -> str | None:
     """Which run built the feature tables, as a line for the user; refuse tables a run left behind.
 
     A run writes its as-of date (``pipeline.run_context``) before dbt rebuilds the marts, so after a run
     that failed or was stopped the marts hold that run's day (or a mix, if dbt stopped half-way), not what the
     snapshot says. Commands that evaluate rules on them (diff, lint, experiment reports) say what they read,
-    and refuse the leftovers of a run that did not publish unless ``allow_unpublished``."""
+    and refuse the leftovers of a run that did not publish unless ``allow_unpublished``. None: the warehouse
+    has no run records (built by hand, or by dbt alone), so there is nothing to say."""
     has = con.execute(
         "select count(*) from information_schema.tables where table_schema || '.' || table_name in "
         "('pipeline.run_context', 'segments.runs')"
     ).fetchone()[0]
     if has < 2:
-        return "features of a warehouse without run records"
+        return None
     row = con.execute(
         """select c.run_id, c.as_of, r.status, r.failure,
                   (select max(as_of) from segments.runs where status = 'published')
            from pipeline.run_context c left join segments.runs r using (run_id)"""
     ).fetchone()
     if row is None:
-        return "features of a warehouse without run records"
+        return None
     run_id, as_of, status, failure, last_published = row
     if status == "published":
         return f"features as of {as_of} (built by run {run_id}, published)"

@@ -56,8 +56,11 @@ class Settings:
     drift_min_entities: int = 100  # ... if it has at least this many entities before or after
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: dict[str, str] | None = None, *, warehouse: Path | None = None) -> Settings:
+        """``warehouse``: a command's ``--warehouse``; the folders that belong to it follow it."""
         env = dict(os.environ if env is None else env)
+        if warehouse is not None:
+            env["SEGMENTS_WAREHOUSE"] = str(warehouse)
         data_dir = Path(env.get("SEGMENTS_DATA_DIR", "data")).expanduser().resolve()
         as_of_text = env.get("SEGMENTS_AS_OF", "").strip()
         timezone = env.get("SEGMENTS_TIMEZONE", "Europe/Stockholm")

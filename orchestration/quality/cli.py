@@ -363,7 +363,7 @@ def quarantine_show(args: argparse.Namespace) -> int:
 def quality_command(args: argparse.Namespace) -> int:
     from orchestration.quality.results import RESULTS_TABLE
 
-    settings = Settings.from_env()
+    settings = Settings.from_env(warehouse=args.warehouse)
     with _open(args) as con:
         if not table_exists(con, RESULTS_TABLE):
             raise SegmentsError(NO_RESULTS)

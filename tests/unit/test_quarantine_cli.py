@@ -233,7 +233,8 @@ def test_unknown_run_and_no_quarantine_are_one_line_errors(warehouse, tmp_path, 
 
 
 def test_quality_failed_lists_failures_and_the_data_docs(warehouse, tmp_path, capsys):
-    docs = tmp_path / "data" / "reports" / RUN / "data_docs" / "index.html"
+    # the reports of a warehouse are beside it (tmp_path/warehouse.duckdb -> tmp_path/reports)
+    docs = tmp_path / "reports" / RUN / "data_docs" / "index.html"
     docs.parent.mkdir(parents=True)
     docs.write_text("<html></html>")
     code, out, _ = run(capsys, "quality", "--failed", "--warehouse", str(warehouse))
