@@ -17,7 +17,7 @@ org_lookup as (
 ),
 orders as (
     select o.order_id, o.ordered_at, coalesce(a.account_id, c.customer_id, e.customer_id, g.customer_id,
-               'guest:' || lower(trim(o.email)), 'org:' || regexp_replace(o.org_number, '[^0-9]', '', 'g')) as customer_id,
+               'guest:' || sha256(lower(trim(o.email))), 'org:' || sha256(regexp_replace(o.org_number, '[^0-9]', '', 'g'))) as customer_id,
            case o.currency when 'SEK' then 0.089286 when 'NOK' then 0.086207 when 'DKK' then 0.134048 else 1.0 end as eur_rate
     from raw.sales_orders o
     left join raw.crm_accounts a on o.customer_ref = a.account_id

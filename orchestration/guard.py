@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration import lock, preflight
-from orchestration.publish import record_failed_run
+from orchestration.publish import record_failed_run, refresh_snapshot_runs
 from orchestration.settings import Settings
 from orchestration.warehouse import connect
 
@@ -110,7 +110,8 @@ def _record_refusal(settings: Settings, *, run_id: str, as_of: date, reason: str
                 con, run_id=run_id, as_of=as_of, failure=reason, started_at=now, finished_at=now,
                 accept_drift=accept_drift, status="refused",
             )  # fmt: skip
-    except duckdb.Error as exc:
+            refresh_snapshot_runs(con, settings.published_segments)  # tools see the refusal too
+    except (duckdb.Error, OSError) as exc:
         log.warning(f"could not record the refusal of run {run_id}: {exc}")
 
 

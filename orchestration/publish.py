@@ -16,9 +16,10 @@ import json
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -31,11 +32,14 @@ STAGED = "segments_staging.customer_segments"
 CLV_FIT = "marts.clv_fit"  # dbt keeps one row per model and as-of date
 
 # The published contract. Marketing tools and auditors depend on these names and types. Columns are only ever
-# appended (a warehouse made by an older release gets them with ALTER TABLE), never renamed or reordered.
+# appended (a warehouse made by an older release gets them with ALTER TABLE), never renamed or reordered; a
+# type changes only by a migration listed in MIGRATED_TYPES (e.g. timestamp -> timestamptz), in place.
 # "key" columns are NOT NULL in a new warehouse; columns added later are nullable in a migrated one.
+# Timestamps are timestamptz: an instant, whatever the reader's zone.
 DDL: dict[str, str] = {
-    # One row per segmented entity and scheme. No primary key: (scheme, entity_id) is unique by the audit
-    # before publishing, and an index on millions of text keys would cost more than the audit.
+    # One row per segmented entity and scheme. No primary key in the warehouse: (scheme, entity_id) is unique
+    # by the audit before publishing, and an index on millions of text keys would cost more than the audit;
+    # segment_key (md5 of scheme and entity_id, see KEYS) is its single-column key, unique by that audit.
     # customer_id is the buying unit (for a contact: its account, or the person itself for B2C);
     # entity/entity_id is what the scheme segments (customer, account or contact).
     # evidence: JSON of the values of every column the scheme's rules read, for this entity in this run.
@@ -44,28 +48,30 @@ DDL: dict[str, str] = {
         rule_id varchar not null, next_action varchar not null, action_channel varchar not null,
         action_owner varchar not null, action_priority integer not null, rule_version varchar not null,
         rules_sha256 varchar not null, run_id varchar not null, as_of date not null,
-        assigned_at timestamp not null, entity varchar not null, entity_id varchar not null,
-        experiment varchar, arm varchar not null, evidence varchar""",
+        assigned_at timestamptz not null, entity varchar not null, entity_id varchar not null,
+        experiment varchar, arm varchar not null, evidence varchar, segment_key varchar not null""",
     # Every rule version the job has seen in the rules folder (validated), used or not yet (first_used_*
     # NULL: e.g. a file whose effective_from is still in the future). role: champion | challenger.
     "segments.rule_versions": """
         rule_version varchar not null, rules_sha256 varchar not null, file_name varchar not null,
         file_text varchar not null, effective_from date not null, author varchar, description varchar,
-        first_used_run_id varchar, recorded_at timestamp not null, role varchar not null,
+        first_used_run_id varchar, recorded_at timestamptz not null, role varchar not null,
         first_used_as_of date,
         primary key (rule_version)""",
     # Append-only: a row each time an entity's assignment in a scheme changes (segment NULL: it left the
     # base). The view segment_history adds valid_to. evidence: the values the rules saw at valid_from.
+    # One entry per entity, scheme and day: a second run on the same as-of replaces the day's entries.
     "segments.segment_history_entries": """
         customer_id varchar not null, scheme varchar not null, segment varchar, rule_id varchar,
         next_action varchar, action_channel varchar, rule_version varchar not null,
         rules_sha256 varchar not null, valid_from date not null, run_id varchar not null,
-        recorded_at timestamp not null, entity varchar not null, entity_id varchar not null,
-        experiment varchar, arm varchar, evidence varchar""",
+        recorded_at timestamptz not null, entity varchar not null, entity_id varchar not null,
+        experiment varchar, arm varchar, evidence varchar, history_key varchar not null""",
     "segments.segment_changes": """
         run_id varchar not null, as_of date not null, customer_id varchar not null, scheme varchar not null,
         change varchar not null, from_segment varchar, to_segment varchar, rule_version varchar not null,
-        recorded_at timestamp not null, entity varchar not null, entity_id varchar not null""",
+        recorded_at timestamptz not null, entity varchar not null, entity_id varchar not null,
+        change_key varchar not null""",
     # One row per published run (and per failed run: status 'failed', with the reason).
     # input_fingerprint: sha256 over the loaded landing files' sha256s; output_fingerprint: order-independent
     # hash of the published assignments without run id and timestamps (same inputs + version -> same value).
@@ -73,8 +79,8 @@ DDL: dict[str, str] = {
     "segments.runs": """
         run_id varchar not null primary key, as_of date not null, rule_version varchar,
         rules_sha256 varchar, customers bigint, assignments bigint,
-        status varchar not null, published_at timestamp, input_fingerprint varchar,
-        output_fingerprint varchar, started_at timestamp, finished_at timestamp, rows_per_scheme varchar,
+        status varchar not null, published_at timestamptz, input_fingerprint varchar,
+        output_fingerprint varchar, started_at timestamptz, finished_at timestamptz, rows_per_scheme varchar,
         experiment varchar, challenger_version varchar, failure varchar, accept_drift boolean,
         accepted_drift varchar, quarantined_rows bigint""",
     # Every check of every run (published or stopped): Great Expectations suites, load anomalies, freshness,
@@ -84,7 +90,7 @@ DDL: dict[str, str] = {
         run_id varchar not null, suite varchar not null, table_name varchar, expectation varchar not null,
         column_name varchar, severity varchar not null, success boolean not null, observed_value varchar,
         unexpected_count bigint, element_count bigint, quarantined_rows bigint, blocks boolean,
-        accepted boolean, kwargs varchar, examples varchar, note varchar, checked_at timestamp not null""",
+        accepted boolean, kwargs varchar, examples varchar, note varchar, checked_at timestamptz not null""",
     # Segment sizes of every published run (for sizes over time).
     "segments.segment_sizes": """
         run_id varchar not null, as_of date not null, scheme varchar not null, entity varchar not null,
@@ -103,7 +109,7 @@ DDL: dict[str, str] = {
         run_id varchar not null, as_of date not null, model varchar not null, time_unit varchar,
         r double, alpha double, a double, b double, p double, q double, gamma double,
         log_likelihood double, customers integer, converged boolean, iterations integer, note varchar,
-        fitted_at timestamp""",
+        fitted_at timestamptz""",
     "segments.experiment_assignments": """
         experiment varchar not null, customer_id varchar not null, arm varchar not null,
         first_run_id varchar not null, first_as_of date not null,
@@ -115,9 +121,40 @@ create or replace view segments.segment_history as
 select customer_id, scheme, segment, rule_id, next_action, action_channel, rule_version, rules_sha256,
        valid_from,
        lead(valid_from) over (partition by scheme, entity_id order by valid_from, recorded_at) as valid_to,
-       run_id, recorded_at, entity, entity_id, experiment, arm, evidence
+       run_id, recorded_at, entity, entity_id, experiment, arm, evidence, history_key
 from segments.segment_history_entries
 """
+
+
+def _key_sql(*columns: str) -> str:
+    """A row's single-column key: md5 (hex) of its natural key's values joined by a unit separator."""
+    return "md5(concat_ws(chr(31), " + ", ".join(f"cast({c} as varchar)" for c in columns) + "))"
+
+
+# Single-column keys of the published rows (table: (key column, natural key)); deterministic, so a tool can
+# upsert by them: a segment_key stays the same for an entity and scheme from run to run, a history_key names
+# an entity's entry of a day (unique since same-day reruns replace it), a change_key a run's change.
+KEYS = {
+    "segments.customer_segments": ("segment_key", ("scheme", "entity_id")),
+    "segments.segment_history_entries": ("history_key", ("scheme", "entity_id", "valid_from")),
+    "segments.segment_changes": ("change_key", ("run_id", "scheme", "entity_id")),
+}
+# Primary keys the snapshot declares (DuckDB checks them while the file is written). The KEYS columns are unique
+# by construction (the audit, same-day replacement) but not declared: DuckDB's index on 6M md5 keys made the
+# snapshot 4x larger (127 -> 550 MiB) and its export 50 s slower, more than the whole publish takes at 1M.
+SNAPSHOT_KEYS = {"runs": "run_id", "rule_versions": "rule_version"}
+# Type migrations of an older warehouse: (its type as DuckDB reports it, the contract's type). Naive timestamps
+# were written as the writing machine's local time (datetime.now()); DuckDB reads them in its session time
+# zone, which is the machine's own unless TimeZone is set, so they keep their instant.
+MIGRATED_TYPES = {("TIMESTAMP", "timestamptz")}
+# Before history_key is backfilled: drop the zero-length entries older releases left when a day had two runs
+# (the earlier run's entry, valid_from = valid_to). No date's answer changes: such an entry was never in
+# force. The runs and their segment_changes keep the record.
+_SUPERSEDED_SAME_DAY = """
+delete from segments.segment_history_entries where rowid in (
+    select rowid from segments.segment_history_entries
+    qualify row_number() over (partition by scheme, entity_id, valid_from
+                               order by recorded_at desc, rowid desc) > 1)"""
 
 # Columns whose change makes a new history entry.
 TRACKED = ("segment", "rule_id", "next_action", "action_channel", "rule_version", "arm")
@@ -133,6 +170,8 @@ BACKFILL = {
     "segments.segment_changes": {"entity": "'customer'", "entity_id": "customer_id"},
     "segments.rule_versions": {"role": "'champion'"},
 }
+for _table, (_column, _natural) in KEYS.items():
+    BACKFILL[_table][_column] = _key_sql(*_natural)
 
 
 @dataclass(frozen=True)
@@ -178,20 +217,27 @@ def ensure_contract(con: duckdb.DuckDBPyConnection) -> None:
     for table, ddl in DDL.items():
         con.execute(f"create table if not exists {table} ({ddl})")
         schema, name = table.split(".")
-        existing = dict(
-            con.execute(
-                "select column_name, is_nullable from information_schema.columns "
+        existing = {
+            column: (nullable, type_)
+            for column, nullable, type_ in con.execute(
+                "select column_name, is_nullable, data_type from information_schema.columns "
                 "where table_schema = ? and table_name = ?",
                 [schema, name],
             ).fetchall()
-        )
+        }
         for column, type_, not_null in _columns(ddl):
             if column not in existing:
+                if column == "history_key":
+                    con.execute(_SUPERSEDED_SAME_DAY)
                 con.execute(f"alter table {table} add column {column} {type_}")
                 fill = BACKFILL.get(table, {}).get(column)
                 if fill:
                     con.execute(f"update {table} set {column} = {fill} where {column} is null")
-            elif not not_null and existing[column] == "NO":
+                continue
+            nullable, old_type = existing[column]
+            if (old_type, type_) in MIGRATED_TYPES:
+                con.execute(f"alter table {table} alter column {column} type {type_}")
+            if not not_null and nullable == "NO":
                 con.execute(f"alter table {table} alter column {column} drop not null")
     con.execute(HISTORY_VIEW)
 
@@ -348,17 +394,22 @@ def publish(
     tracked_differs = " or ".join(f"s.{c} is distinct from h.{c}" for c in TRACKED)
     con.execute("begin transaction")
     try:
+        # a second run on the same as-of replaces the day's history entries (one entry per entity, scheme and
+        # day; otherwise the first run's would be zero-length, valid_from = valid_to); compared with what
+        # history held before that day, an entity whose state is back to it gets no entry at all
+        con.execute("delete from segments.segment_history_entries where valid_from = ?", [as_of])
         changes = con.execute(
             f"""insert into segments.segment_changes
             select ?, ?, coalesce(s.customer_id, p.customer_id), coalesce(s.scheme, p.scheme),
                    case when p.entity_id is null then 'entered'
                         when s.entity_id is null then 'left'
                         else 'moved' end,
-                   p.segment, s.segment, ?, ?, coalesce(s.entity, p.entity), coalesce(s.entity_id, p.entity_id)
+                   p.segment, s.segment, ?, ?, coalesce(s.entity, p.entity), coalesce(s.entity_id, p.entity_id),
+                   {_key_sql("?", "coalesce(s.scheme, p.scheme)", "coalesce(s.entity_id, p.entity_id)")}
             from {STAGED} s
             full outer join segments.customer_segments p using ({key})
             where s.segment is distinct from p.segment""",
-            [run_id, as_of, rules.version, published_at],
+            [run_id, as_of, rules.version, published_at, run_id],
         ).fetchone()[0]
         latest = f"""(select * from segments.segment_history_entries
                      qualify row_number() over (partition by {key}
@@ -367,19 +418,19 @@ def publish(
             f"""insert into segments.segment_history_entries
             select s.customer_id, s.scheme, s.segment, s.rule_id, s.next_action, s.action_channel,
                    s.rule_version, s.rules_sha256, ?, ?, ?, s.entity, s.entity_id, s.experiment, s.arm,
-                   s.evidence
+                   s.evidence, {_key_sql("s.scheme", "s.entity_id", "?")}
             from {STAGED} s left join {latest} h using ({key})
             where h.entity_id is null or {tracked_differs}""",
-            [as_of, run_id, published_at],
+            [as_of, run_id, published_at, as_of],
         ).fetchone()[0]
         departed = con.execute(
             f"""insert into segments.segment_history_entries
             select h.customer_id, h.scheme, null, null, null, null, ?, ?, ?, ?, ?, h.entity, h.entity_id,
-                   null, null, null
+                   null, null, null, {_key_sql("h.scheme", "h.entity_id", "?")}
             from {latest} h
             where h.segment is not null and not exists
                 (select 1 from {STAGED} s where s.entity_id = h.entity_id and s.scheme = h.scheme)""",
-            [rules.version, rules.sha256, as_of, run_id, published_at],
+            [rules.version, rules.sha256, as_of, run_id, published_at, as_of],
         ).fetchone()[0]
         _record_versions(con, [*seen_versions, rules, *([challenger] if challenger else [])], published_at)
         for used in [rules, *([challenger] if challenger else [])]:
@@ -397,7 +448,8 @@ def publish(
             )
         con.execute("delete from segments.customer_segments")
         assignments = con.execute(
-            f"insert into segments.customer_segments select * from {STAGED}"
+            f"""insert into segments.customer_segments by name
+            select *, {_key_sql("scheme", "entity_id")} as segment_key from {STAGED}"""
         ).fetchone()[0]
         customers = con.execute(
             "select count(distinct customer_id) from segments.customer_segments"
@@ -436,7 +488,7 @@ def publish(
     except Exception:
         con.execute("rollback")
         raise
-    export_snapshot(con, snapshot_path, run_id=run_id)
+    export_snapshot(con, snapshot_path, run_id=run_id, refreshed_at=published_at)
     return PublishResult(
         run_id, as_of, assignments, customers, changes, entered + departed, snapshot_path, fingerprint, inputs
     )
@@ -533,21 +585,64 @@ SNAPSHOT_TABLES = (
     "clv_fits",
     "quality_results",
 )
+# The snapshot's own table: one row saying which published run it holds and when the file was last written
+# (after that run's publish, or after a later run failed: see refresh_snapshot_runs).
+PUBLISHED_RUN = """
+    run_id varchar not null primary key, as_of date not null, rule_version varchar not null,
+    rules_sha256 varchar not null, published_at timestamptz not null, customers bigint not null,
+    refreshed_at timestamptz not null"""
 
 
-def export_snapshot(con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str) -> None:
+def export_snapshot(
+    con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str, refreshed_at: datetime | None = None
+) -> None:
     """Write schema ``segments`` to a new file next to ``path`` and rename it into place (atomic on POSIX).
 
-    Readers that opened the old file keep reading it; the next open sees the new run. Never written in place.
+    ``run_id``: the published run schema ``segments`` holds (its ``published_run`` row). Readers that opened
+    the old file keep reading it; the next open sees the new one. Never written in place.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{run_id}.tmp")
-    tmp.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     alias = "segments_snapshot"
     con.execute(f"attach {quote_literal(str(tmp))} as {alias}")
     try:
         for table in SNAPSHOT_TABLES:
             con.execute(f"create table {alias}.main.{table} as select * from segments.{table}")
-    finally:
+            if table in SNAPSHOT_KEYS:
+                con.execute(f"alter table {alias}.main.{table} add primary key ({SNAPSHOT_KEYS[table]})")
+        con.execute(f"create table {alias}.main.published_run ({PUBLISHED_RUN})")
+        inserted = con.execute(
+            f"""insert into {alias}.main.published_run
+            select run_id, as_of, rule_version, rules_sha256, published_at, customers, ?
+            from segments.runs where run_id = ? and status = 'published'""",
+            [refreshed_at or datetime.now(UTC), run_id],
+        ).fetchone()[0]
+        if inserted != 1:
+            raise PublishError(f"run {run_id} is not a published run; the snapshot was left as it was")
+    except Exception:
         con.execute(f"detach {alias}")
+        tmp.unlink(missing_ok=True)
+        raise
+    con.execute(f"detach {alias}")
     os.replace(tmp, path)
+
+
+def refresh_snapshot_runs(
+    con: duckdb.DuckDBPyConnection, path: Path, *, refreshed_at: datetime | None = None
+) -> bool:
+    """After a failed run: rewrite the snapshot so its ``runs`` (and ``quality_results``) include that run, its
+    published data unchanged. Write-audit-publish leaves schema ``segments`` holding the last published run
+    after a failure, so the snapshot is exported from it again, to a new file renamed into place like after a
+    publish. False (nothing written) when no run has been published or no snapshot exists yet: the first
+    publish carries the failed runs before it."""
+    if not path.exists():
+        return False
+    ensure_contract(con)
+    last = con.execute(
+        """select run_id from segments.runs where status = 'published'
+           order by as_of desc, published_at desc limit 1"""
+    ).fetchone()
+    if last is None:
+        return False
+    export_snapshot(con, path, run_id=last[0], refreshed_at=refreshed_at)
+    return True

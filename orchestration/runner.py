@@ -18,7 +18,7 @@ import duckdb
 from orchestration.guard import claim
 from orchestration.lock import WarehouseLocked, release
 from orchestration.preflight import PreflightError
-from orchestration.publish import next_actions, record_failed_run, segment_sizes
+from orchestration.publish import next_actions, record_failed_run, refresh_snapshot_runs, segment_sizes
 from orchestration.quality import results as quality_results
 from orchestration.settings import ACCEPT_DRIFT_TAG, AS_OF_TAG, PROGRESS_LOGGER, Settings
 from orchestration.warehouse import connect
@@ -214,6 +214,7 @@ def record_failure(
                 finished_at=datetime.now(),
                 accept_drift=accept_drift,
             )
+            refresh_snapshot_runs(con, settings.published_segments)  # tools see the failed run too
             quality_results.write_data_docs(con, run_id, settings.reports_dir)
     except (duckdb.Error, OSError) as exc:  # e.g. the warehouse is locked by another process
         log.warning(f"could not record failed run {run_id}: {exc}")

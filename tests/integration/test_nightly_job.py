@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from datetime import date
 from pathlib import Path
@@ -68,7 +69,6 @@ def test_hand_computed_segments_next_actions_and_provenance(first_run):
         "select distinct rule_version, rules_sha256, run_id, as_of from customer_segments",
     )
     rules_file = DEFAULT_RULES_DIR / "2026-11-01.yaml"
-    import hashlib
 
     assert provenance == [
         ("2026-11-01", hashlib.sha256(rules_file.read_bytes()).hexdigest(), outcome.run_id, handcrafted.AS_OF)
@@ -101,6 +101,29 @@ def test_hand_computed_segments_next_actions_and_provenance(first_run):
     assert features["C0000012"] == (None, 0, 0.0, None, None, None)
     methods = dict(warehouse(settings, "select match_method, orders from marts.identity_match_summary"))
     assert methods["email"] == 1 and methods["org_number"] == 1 and methods["guest_email"] == 2
+
+
+ADDRESS = r"[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}"  # an email address (not a regex for one)
+
+
+def test_no_email_address_reaches_the_published_tables(first_run):
+    """Guest ids are pseudonyms: the address stays in the warehouse's CRM-side tables (marts.dim_customers)."""
+    _, _, settings = first_run
+    address = handcrafted.GUEST_EMAIL.strip().lower()
+    assert "guest:" + hashlib.sha256(address.encode()).hexdigest() == handcrafted.GUEST_ID
+    assert warehouse(
+        settings, "select email from marts.dim_customers where customer_id = ?", [handcrafted.GUEST_ID]
+    ) == [(address,)]
+    columns = published(
+        settings,
+        "select table_name, column_name from information_schema.columns where data_type = 'VARCHAR'",
+    )
+    assert len(columns) > 50
+    for table, column in columns:
+        hits = published(
+            settings, f"select count(*) from {table} where regexp_matches(lower({column}), ?)", [ADDRESS]
+        )[0][0]
+        assert hits == 0, f"{table}.{column}"
 
 
 def test_every_table_reports_its_row_count_to_dagster(first_run):
@@ -147,12 +170,28 @@ def test_second_run_records_history_and_changes(landing):
     assert published(settings, "select count(*) from runs") == [(2,)]
 
 
+# What a failed run must not change in the snapshot: everything but the run records (runs, quality_results,
+# published_run.refreshed_at), which a failed run refreshes so tools can tell a later night failed.
+PUBLISHED_DATA = ("customer_segments", "segment_history", "segment_changes", "rule_versions", "segment_sizes")
+
+
 def snapshot_state(settings: Settings):
     return (
         published(settings, "select run_id, count(*) from customer_segments group by all"),
         warehouse(settings, "select run_id, count(*) from segments.customer_segments group by all"),
-        settings.published_segments.stat().st_mtime_ns,
+        {t: published(settings, f"select * from {t} order by all") for t in PUBLISHED_DATA},
+        published(settings, "select * exclude (refreshed_at) from published_run"),
     )
+
+
+def assert_failed_run_in_snapshot(settings: Settings, outcome) -> None:
+    """The snapshot's runs say the night failed; its published_run still names the run it holds."""
+    assert published(settings, "select status, failure from runs where run_id = ?", [outcome.run_id]) == [
+        ("failed", outcome.failure)
+    ]
+    held, refreshed = published(settings, "select run_id, refreshed_at from published_run")[0]
+    assert held != outcome.run_id
+    assert refreshed > published(settings, "select published_at from runs where run_id = ?", [held])[0][0]
 
 
 def test_failed_blocking_quality_check_leaves_published_results_untouched(landing):
@@ -168,6 +207,7 @@ def test_failed_blocking_quality_check_leaves_published_results_untouched(landin
     assert "expect_column_values_to_be_between(list_price): 1 of" in outcome.failure
     assert "nothing was published" in outcome.failure
     assert snapshot_state(settings) == before
+    assert_failed_run_in_snapshot(settings, outcome)
 
 
 def test_broken_rule_file_leaves_published_results_untouched(landing, tmp_path, monkeypatch):
@@ -187,6 +227,7 @@ def test_broken_rule_file_leaves_published_results_untouched(landing, tmp_path, 
     assert not outcome.success
     assert "2026-11-02.yaml:" in outcome.failure and "drop_table" in outcome.failure
     assert snapshot_state(settings) == before
+    assert_failed_run_in_snapshot(settings, outcome)
 
 
 def test_cli_run_prints_summary_and_fails_with_one_line(landing, capsys):

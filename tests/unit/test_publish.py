@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import duckdb
 import pytest
 
 from orchestration.errors import PublishError
 from orchestration.publish import (
+    DDL,
+    KEYS,
     STAGED,
     RuleVersionInfo,
     audit_staged,
@@ -18,6 +20,7 @@ from orchestration.publish import (
     output_fingerprint,
     publish,
     record_failed_run,
+    refresh_snapshot_runs,
 )
 
 RULES = RuleVersionInfo("v1", "a" * 64, "v1.yaml", "version: v1", date(2026, 1, 1), "me", "first")
@@ -25,7 +28,9 @@ RULES = RuleVersionInfo("v1", "a" * 64, "v1.yaml", "version: v1", date(2026, 1, 
 
 def stage(con, run_id: str, as_of: date, segments: dict[str, str], rules: RuleVersionInfo = RULES) -> None:
     ensure_contract(con)
-    con.execute(f"create or replace table {STAGED} as select * from segments.customer_segments limit 0")
+    con.execute(
+        f"create or replace table {STAGED} as select * exclude (segment_key) from segments.customer_segments limit 0"
+    )
     for customer, segment in segments.items():
         con.execute(
             f"""insert into {STAGED} values (?, 'tier', ?, lower(?), 'act', 'email', 'sales', 1, ?, ?, ?, ?, ?,
@@ -42,6 +47,11 @@ def stage(con, run_id: str, as_of: date, segments: dict[str, str], rules: RuleVe
                 customer,
             ],
         )
+
+
+def local(naive: datetime) -> datetime:
+    """A naive datetime as the instant it means here (callers pass local time; timestamptz keeps instants)."""
+    return naive.astimezone()
 
 
 def do_publish(con, tmp_path, run_id, as_of, rules=RULES):
@@ -117,7 +127,7 @@ def test_snapshot_is_a_separate_file_replaced_atomically(tmp_path):
     tables = {r[0] for r in fresh.execute("select table_name from information_schema.tables").fetchall()}
     assert tables == {
         "customer_segments", "rule_versions", "segment_history", "segment_changes", "runs", "segment_sizes",
-        "rule_version_impact", "experiment_assignments", "clv_fits", "quality_results",
+        "rule_version_impact", "experiment_assignments", "clv_fits", "quality_results", "published_run",
     }  # fmt: skip
     assert [p.name for p in result.snapshot.parent.iterdir()] == ["segments.duckdb"]  # no temp files left
 
@@ -128,7 +138,7 @@ def test_snapshot_is_a_separate_file_replaced_atomically(tmp_path):
     assert columns("customer_segments") == [
         "customer_id", "scheme", "segment", "rule_id", "next_action", "action_channel", "action_owner",
         "action_priority", "rule_version", "rules_sha256", "run_id", "as_of", "assigned_at", "entity",
-        "entity_id", "experiment", "arm", "evidence",
+        "entity_id", "experiment", "arm", "evidence", "segment_key",
     ]  # fmt: skip
     assert columns("rule_versions") == [
         "rule_version", "rules_sha256", "file_name", "file_text", "effective_from", "author", "description",
@@ -231,8 +241,8 @@ def test_run_record_has_fingerprints_rows_per_scheme_and_times(tmp_path):
                   customers, assignments from segments.runs"""
     ).fetchone()
     assert row == (
-        "published", expected_inputs, result.output_fingerprint, '{"tier": 2}', datetime(2026, 1, 1, 2),
-        datetime(2026, 1, 1, 3), 2, 2,
+        "published", expected_inputs, result.output_fingerprint, '{"tier": 2}', local(datetime(2026, 1, 1, 2)),
+        local(datetime(2026, 1, 1, 3)), 2, 2,
     )  # fmt: skip
     sizes = con.execute(
         "select scheme, entity, segment, arm, entities from segments.segment_sizes order by 3"
@@ -338,4 +348,207 @@ def test_experiment_arms_are_recorded_once_per_customer(tmp_path):
         ("x", "c1", "champion", "r1", date(2026, 1, 1)),
         ("x", "c2", "holdout", "r1", date(2026, 1, 1)),
         ("x", "c3", "champion", "r1", date(2026, 1, 1)),
+    ]
+
+
+def snapshot_rows(path, table, order="1"):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(f"select * from {table} order by {order}").fetchall()
+    finally:
+        con.close()
+
+
+def test_a_failed_run_reaches_the_snapshot_without_changing_its_published_data(tmp_path):
+    con = duckdb.connect()
+    stage(con, "r1", date(2026, 1, 1), {"c1": "Gold", "c2": "Silver"})
+    result = do_publish(con, tmp_path, "r1", date(2026, 1, 1))
+    published = {t: snapshot_rows(result.snapshot, t) for t in ("customer_segments", "segment_history")}
+    assert snapshot_rows(result.snapshot, "published_run") == [
+        ("r1", date(2026, 1, 1), "v1", "a" * 64, local(datetime(2026, 1, 1, 3)), 2, local(datetime(2026, 1, 1, 3)))
+    ]  # fmt: skip
+    reader = duckdb.connect(str(result.snapshot), read_only=True)  # a tool holding the file open
+    inode = result.snapshot.stat().st_ino
+
+    # the next night fails before publishing: the warehouse's schema segments still holds run r1
+    stage(con, "r2", date(2026, 1, 2), {"c1": "Bronze"})
+    record_failed_run(
+        con, run_id="r2", as_of=date(2026, 1, 2), failure="blocking check failed", started_at=None,
+        finished_at=datetime(2026, 1, 2, 3),
+    )  # fmt: skip
+    refreshed = datetime(2026, 1, 2, 3, 5, tzinfo=UTC)
+    assert refresh_snapshot_runs(con, result.snapshot, refreshed_at=refreshed)
+
+    assert reader.execute("select count(*) from runs").fetchone()[0] == 1  # the open reader: unchanged
+    reader.close()
+    assert result.snapshot.stat().st_ino != inode  # a new file renamed into place, not written in place
+    assert [p.name for p in result.snapshot.parent.iterdir()] == ["segments.duckdb"]
+    assert [r[:1] + r[6:7] + r[15:16] for r in snapshot_rows(result.snapshot, "runs")] == [
+        ("r1", "published", None),
+        ("r2", "failed", "blocking check failed"),
+    ]
+    for table, rows in published.items():
+        assert snapshot_rows(result.snapshot, table) == rows, table
+    assert snapshot_rows(result.snapshot, "published_run") == [
+        ("r1", date(2026, 1, 1), "v1", "a" * 64, local(datetime(2026, 1, 1, 3)), 2, refreshed)
+    ]
+
+
+def test_without_a_published_run_a_failure_writes_no_snapshot(tmp_path):
+    con = duckdb.connect()
+    path = tmp_path / "published" / "segments.duckdb"
+    record_failed_run(
+        con,
+        run_id="r1",
+        as_of=date(2026, 1, 1),
+        failure="x",
+        started_at=None,
+        finished_at=datetime(2026, 1, 1),
+    )
+    assert not refresh_snapshot_runs(con, path)
+    assert not path.parent.exists()
+
+
+def test_published_timestamps_have_a_time_zone(tmp_path):
+    con = duckdb.connect()
+    stage(con, "r1", date(2026, 1, 1), {"c1": "Gold"})
+    published_at = datetime(2026, 1, 1, 3, tzinfo=UTC)
+    result = publish(
+        con, run_id="r1", as_of=date(2026, 1, 1), rules=RULES, snapshot_path=tmp_path / "s.duckdb",
+        published_at=published_at,
+    )  # fmt: skip
+    snapshot = duckdb.connect(str(result.snapshot), read_only=True)
+    types = snapshot.execute(
+        "select distinct data_type from information_schema.columns where data_type like 'TIMESTAMP%'"
+    ).fetchall()
+    assert types == [("TIMESTAMP WITH TIME ZONE",)]
+    # an instant: the same whatever zone the reader's session is in
+    snapshot.execute("set TimeZone = 'America/Los_Angeles'")
+    assert snapshot.execute("select published_at, finished_at from runs").fetchone() == (published_at,) * 2
+    assert snapshot.execute("select recorded_at from segment_history").fetchone() == (published_at,)
+
+
+def test_every_published_row_has_a_single_column_key(tmp_path):
+    con = duckdb.connect()
+    stage(con, "r1", date(2026, 1, 1), {"c1": "Gold", "c2": "Silver"})
+    do_publish(con, tmp_path, "r1", date(2026, 1, 1))
+    stage(con, "r2", date(2026, 1, 2), {"c1": "Silver", "c2": "Silver"})
+    result = do_publish(con, tmp_path, "r2", date(2026, 1, 2))
+    snapshot = duckdb.connect(str(result.snapshot), read_only=True)
+
+    def md5(*values):
+        return hashlib.md5("\x1f".join(values).encode()).hexdigest()
+
+    # deterministic: the same entity and scheme keep their key from run to run
+    assert snapshot.execute("select entity_id, segment_key from customer_segments order by 1").fetchall() == [
+        ("c1", md5("tier", "c1")),
+        ("c2", md5("tier", "c2")),
+    ]
+    assert snapshot.execute(
+        "select entity_id, valid_from, history_key from segment_history order by 1, 2"
+    ).fetchall() == [
+        ("c1", date(2026, 1, 1), md5("tier", "c1", "2026-01-01")),
+        ("c1", date(2026, 1, 2), md5("tier", "c1", "2026-01-02")),
+        ("c2", date(2026, 1, 1), md5("tier", "c2", "2026-01-01")),
+    ]
+    assert snapshot.execute(
+        "select count(distinct change_key), count(*) from segment_changes"
+    ).fetchone() == (
+        3,
+        3,
+    )
+    declared = snapshot.execute(
+        "select table_name, constraint_column_names from duckdb_constraints() where constraint_type = 'PRIMARY KEY'"
+    ).fetchall()
+    # declared where the index is small; the entity-level keys are unique by construction (see SNAPSHOT_KEYS)
+    assert sorted(declared) == [
+        ("published_run", ["run_id"]),
+        ("rule_versions", ["rule_version"]),
+        ("runs", ["run_id"]),
+    ]
+    for table, key in (("customer_segments", "segment_key"), ("segment_history", "history_key")):
+        assert snapshot.execute(f"select count(distinct {key}), count(*) from {table}").fetchone()[0] > 1
+        assert snapshot.execute(f"select count(*) - count(distinct {key}) from {table}").fetchone() == (0,)
+
+
+def test_a_second_run_on_the_same_day_replaces_that_days_history_entry(tmp_path):
+    con = duckdb.connect()
+    day1, day2 = date(2026, 1, 1), date(2026, 1, 2)
+    stage(con, "r1", day1, {"c1": "Gold", "c2": "Gold", "c3": "Gold"})
+    do_publish(con, tmp_path, "r1", day1)
+    stage(con, "r2", day2, {"c1": "Silver", "c2": "Silver"})  # c3 leaves
+    do_publish(con, tmp_path, "r2", day2)
+    # rerun of day 2: c1 corrected again, c2 back to what it was before day 2, c3 back in the base
+    stage(con, "r3", day2, {"c1": "Bronze", "c2": "Gold", "c3": "Gold"})
+    result = do_publish(con, tmp_path, "r3", day2)
+    history = con.execute(
+        """select entity_id, segment, valid_from, valid_to, run_id from segments.segment_history
+           order by entity_id, valid_from"""
+    ).fetchall()
+    assert history == [
+        ("c1", "Gold", day1, day2, "r1"),
+        ("c1", "Bronze", day2, None, "r3"),
+        ("c2", "Gold", day1, None, "r1"),
+        ("c3", "Gold", day1, None, "r1"),
+    ]
+    assert result.history_entries == 1
+    assert snapshot_rows(result.snapshot, "segment_history where valid_from >= valid_to") == []
+    # the runs' changes stay on record, each against what was published before it
+    assert con.execute(
+        "select run_id, entity_id, from_segment, to_segment from segments.segment_changes where run_id <> 'r1' order by 1, 2"
+    ).fetchall() == [
+        ("r2", "c1", "Gold", "Silver"),
+        ("r2", "c2", "Gold", "Silver"),
+        ("r2", "c3", "Gold", None),
+        ("r3", "c1", "Silver", "Bronze"),
+        ("r3", "c2", "Silver", "Gold"),
+        ("r3", "c3", None, "Gold"),
+    ]
+
+
+def test_an_older_warehouse_gets_keys_and_zoned_timestamps(tmp_path):
+    con = duckdb.connect()
+    con.execute("create schema segments")
+    for table, ddl in DDL.items():  # the release before: naive timestamps, no key columns
+        key = KEYS.get(table, ("-",))[0]
+        old = ddl.replace("timestamptz", "timestamp").replace(f", {key} varchar not null", "")
+        con.execute(f"create table {table} ({old})")
+    assert "key" not in " ".join(r[0] for r in con.execute("describe segments.customer_segments").fetchall())
+    # two runs on one day (r0, then r0b an hour later) left a zero-length entry in history
+    for run, segment, hour in (("r0", "Gold", 3), ("r0b", "Silver", 4)):
+        con.execute(
+            """insert into segments.segment_history_entries values ('c1', 'tier', ?, 'x', 'act', 'email', 'v1',
+               'aa', date '2026-01-01', ?, ?, 'customer', 'c1', null, 'champion', '{}')""",
+            [segment, run, datetime(2026, 1, 1, hour)],
+        )
+    con.execute(
+        """insert into segments.customer_segments values ('c1', 'tier', 'Silver', 'x', 'act', 'email', 'sales', 1,
+           'v1', 'aa', 'r0b', date '2026-01-01', ?, 'customer', 'c1', null, 'champion', '{}')""",
+        [datetime(2026, 1, 1, 4)],
+    )
+    con.execute(
+        """insert into segments.runs (run_id, as_of, status, published_at)
+           values ('r0b', date '2026-01-01', 'published', ?)""",
+        [datetime(2026, 1, 1, 4)],
+    )
+    ensure_contract(con)
+
+    assert con.execute("select published_at from segments.runs").fetchone() == (
+        local(datetime(2026, 1, 1, 4)),
+    )
+    assert con.execute("select assigned_at, segment_key from segments.customer_segments").fetchone() == (
+        local(datetime(2026, 1, 1, 4)),
+        hashlib.md5(b"tier\x1fc1").hexdigest(),
+    )
+    # the superseded same-day entry is gone (it was never in force); the one that stood has its key
+    assert con.execute(
+        "select segment, run_id, valid_to, history_key from segments.segment_history"
+    ).fetchall() == [("Silver", "r0b", None, hashlib.md5(b"tier\x1fc1\x1f2026-01-01").hexdigest())]
+    stage(con, "r1", date(2026, 1, 2), {"c1": "Gold"})
+    result = do_publish(con, tmp_path, "r1", date(2026, 1, 2))
+    assert result.changes == 1
+    history = snapshot_rows(result.snapshot, "segment_history", "valid_from")
+    assert [(r[2], r[8], r[9]) for r in history] == [
+        ("Silver", date(2026, 1, 1), date(2026, 1, 2)),
+        ("Gold", date(2026, 1, 2), None),
     ]

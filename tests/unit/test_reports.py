@@ -200,6 +200,7 @@ def con() -> duckdb.DuckDBPyConnection:
                 "entity_id": a["customer_id"],
                 "experiment": "exp1",
                 "arm": a["arm"],
+                "segment_key": f"tier/{a['customer_id']}",
             }
         )
     insert(con, "segments.customer_segments", segments)

@@ -3,11 +3,13 @@
 --   1. crm_id       customer_ref is a known account id or contact id (B2B contacts -> their account)
 --   2. email        normalised email equals a CRM contact's (B2B contacts -> their account)
 --   3. org_number   normalised org number equals an account's
---   4. guest_email  unmatched email     -> 'guest:' || email
---   5. guest_org    unmatched org number -> 'org:' || org_number
+--   4. guest_email  unmatched email     -> 'guest:' || sha256(email)
+--   5. guest_org    unmatched org number -> 'org:' || sha256(org_number)
 --   6. unresolved   nothing to go on    -> null customer
 -- Emails and org numbers are normalised again here (idempotent) so the matching does not depend on
--- its inputs having been cleaned. Ambiguous look-ups (an email or org number shared by several CRM
+-- its inputs having been cleaned. Guest ids are pseudonyms (macros/normalize.sql: pseudonym) so no
+-- email address or org number travels with the id; the address stays here (guest_email,
+-- guest_org_number) and in dim_customers, never in the published tables. Ambiguous look-ups (an email or org number shared by several CRM
 -- records) resolve to the earliest created record, then the lowest id, so every order matches once.
 -- Materialized as a table (the one intermediate model that is not a view): fct_order_lines (via
 -- int_order_lines_valued), fct_orders, dim_customers and identity_match_summary all read it, and
@@ -126,17 +128,10 @@ candidates as (
 
 ),
 
-final as (
+methods as (
 
     select
-        order_id,
-        case
-            when crm_customer_id is not null then crm_customer_id
-            when email_customer_id is not null then email_customer_id
-            when org_customer_id is not null then org_customer_id
-            when email is not null then 'guest:' || email
-            when org_number is not null then 'org:' || org_number
-        end as customer_id,
+        candidates.*,
         case
             when crm_customer_id is not null then 'crm_id'
             when email_customer_id is not null then 'email'
@@ -144,11 +139,29 @@ final as (
             when email is not null then 'guest_email'
             when org_number is not null then 'guest_org'
             else 'unresolved'
-        end as match_method,
+        end as match_method
+    from candidates
+
+),
+
+final as (
+
+    select
+        order_id,
+        case match_method
+            when 'crm_id' then crm_customer_id
+            when 'email' then email_customer_id
+            when 'org_number' then org_customer_id
+            when 'guest_email' then 'guest:' || {{ pseudonym('email') }}
+            when 'guest_org' then 'org:' || {{ pseudonym('org_number') }}
+        end as customer_id,
+        match_method,
         ordered_at,
         sales_channel,
-        currency
-    from candidates
+        currency,
+        case when match_method = 'guest_email' then email end as guest_email,
+        case when match_method = 'guest_org' then org_number end as guest_org_number
+    from methods
 
 )
 

@@ -167,15 +167,11 @@ guests as (
         0 as contact_count,
         cast(null as timestamp) as crm_created_at
     from (
+        -- guest ids are pseudonyms: the address they stand for is kept beside them
         select
             customer_id,
-            -- guest ids are 'guest:' || normalised email and 'org:' || normalised org number
-            case
-                when match_method = 'guest_email' then substr(customer_id, length('guest:') + 1)
-            end as email,
-            case
-                when match_method = 'guest_org' then substr(customer_id, length('org:') + 1)
-            end as org_number
+            guest_email as email,
+            guest_org_number as org_number
         from matched_orders
         where match_method in ('guest_email', 'guest_org')
     ) as guest_orders
