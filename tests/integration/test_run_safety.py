@@ -148,11 +148,15 @@ def test_kill_9_at_every_stage_leaves_the_snapshot_whole_and_the_next_run_recove
         "error: stopped (SIGTERM or Ctrl-C) during step dbt_models; nothing was published"
         in run.stderr.read()
     )
-    (stopped,) = query(
-        settings.warehouse, "select count(*) from segments.runs where failure like 'stopped (SIGTERM%'"
-    )[0]
-    assert stopped == 1
-    assert snapshot_state(settings) == before
+    stopped = "select count(*) from runs where failure like 'stopped (SIGTERM%'"
+    assert query(settings.warehouse, stopped.replace("from runs", "from segments.runs")) == [(1,)]
+    # the snapshot now lists the stopped run too, its published data unchanged
+    assert query(settings.published_segments, stopped) == [(1,)]
+    published = "select * from customer_segments order by all"
+    assert query(settings.published_segments, published) == query(
+        handcrafted_run.settings.published_segments, published
+    )
+    assert snapshot_state(settings)[1:] == before[1:]
     # the next run recovers: it publishes what an uninterrupted run publishes
     outcome = run_job(as_of=handcrafted.AS_OF)
     assert outcome.success, outcome.failure
