@@ -120,10 +120,10 @@ def run_job(
         )
 
         job = defs.resolve_job_def("nightly_segmentation")
+        instance = dagster_instance(settings)
     except BaseException:
         release(settings.warehouse)
         raise
-    instance = dagster_instance(settings)
     handler = _ProgressHandler(progress) if progress else None
     progress_logger = logging.getLogger(PROGRESS_LOGGER)
     if handler:

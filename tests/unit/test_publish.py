@@ -552,3 +552,67 @@ def test_an_older_warehouse_gets_keys_and_zoned_timestamps(tmp_path):
         ("Silver", date(2026, 1, 1), date(2026, 1, 2)),
         ("Gold", date(2026, 1, 2), None),
     ]
+
+
+# A publish in its own process, killed (SIGKILL) just before or just after the snapshot's rename.
+KILLED_PUBLISH = """
+import os, signal, sys
+from datetime import date
+from pathlib import Path
+import duckdb
+from orchestration import publish as module
+from tests.unit.test_publish import do_publish, stage
+
+folder, when = Path(sys.argv[1]), sys.argv[2]
+real_replace = os.replace
+
+
+def replace(src, dst):
+    if when == "after":
+        real_replace(src, dst)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+module.os.replace = replace
+con = duckdb.connect(str(folder / "warehouse.duckdb"))
+stage(con, "r2", date(2026, 1, 2), {"c1": "Silver"})
+do_publish(con, folder, "r2", date(2026, 1, 2))
+"""
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_kill_9_at_the_snapshot_rename_leaves_the_old_snapshot_or_the_whole_new_one(tmp_path, when):
+    import signal
+    import subprocess
+    import sys
+
+    from orchestration.guard import claim
+    from orchestration.lock import held_by_this_process
+    from orchestration.preflight import PreflightError
+    from orchestration.settings import Settings
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    stage(con, "r1", date(2026, 1, 1), {"c1": "Gold"})
+    do_publish(con, tmp_path, "r1", date(2026, 1, 1))
+    con.close()
+    snapshot = tmp_path / "published" / "segments.duckdb"
+    before = snapshot.read_bytes()
+    killed = subprocess.run([sys.executable, "-c", KILLED_PUBLISH, str(tmp_path), when])
+    assert killed.returncode == -signal.SIGKILL
+    segments = duckdb.connect(str(snapshot), read_only=True)
+    published = segments.execute("select run_id, segment from customer_segments").fetchall()
+    segments.close()
+    if when == "before":
+        assert snapshot.read_bytes() == before and published == [("r1", "Gold")]
+        assert len(list(snapshot.parent.glob(".*.tmp"))) == 1  # the new file, never renamed
+    else:
+        assert published == [("r2", "Silver")]
+        assert list(snapshot.parent.glob(".*.tmp")) == []
+    # the next run removes what the killed one left
+    settings = Settings.from_env({"SEGMENTS_WAREHOUSE": str(tmp_path / "warehouse.duckdb")})
+    with pytest.raises(
+        PreflightError
+    ):  # no landing files here: the clean-up before the checks is what counts
+        claim(settings, run_id="next", as_of=date(2026, 1, 3))
+    assert held_by_this_process(settings.warehouse) is None  # and a refused claim lets the lock go
+    assert list(snapshot.parent.glob(".*.tmp")) == []

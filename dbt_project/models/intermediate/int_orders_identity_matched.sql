@@ -9,8 +9,9 @@
 -- Emails and org numbers are normalised again here (idempotent) so the matching does not depend on
 -- its inputs having been cleaned. Guest ids are pseudonyms (macros/normalize.sql: pseudonym) so no
 -- email address or org number travels with the id; the address stays here (guest_email,
--- guest_org_number) and in dim_customers, never in the published tables. Ambiguous look-ups (an email or org number shared by several CRM
--- records) resolve to the earliest created record, then the lowest id, so every order matches once.
+-- guest_org_number) and in dim_customers, never in the published tables. Ambiguous look-ups (an
+-- email or org number shared by several CRM records) resolve to the earliest created record, then
+-- the lowest id, so every order matches once.
 -- Materialized as a table (the one intermediate model that is not a view): fct_order_lines (via
 -- int_order_lines_valued), fct_orders, dim_customers and identity_match_summary all read it, and
 -- resolving 3M orders against 1M CRM records once is far cheaper than once per reader.
