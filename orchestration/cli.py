@@ -398,7 +398,7 @@ def _report_experiment(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from orchestration.guard import pending_refusals
+    from orchestration.guard import unrecorded_runs
     from orchestration.quality.cli import text_table
 
     settings = Settings.from_env()
@@ -414,10 +414,10 @@ def _runs(args: argparse.Namespace) -> int:
                limit ?""",
             [args.limit],
         ).fetchall()
-    # runs refused while another run held the warehouse: recorded by the next run, shown from now on
+    # runs refused (or failed) while another run held the warehouse: recorded by the next run, shown now
     pending = [
-        (entry["run_id"], entry["as_of"], "refused", None, "", "", "", entry["reason"])
-        for entry in reversed(pending_refusals(warehouse))
+        (entry["run_id"], entry["as_of"], entry["status"], None, "", "", "", entry["reason"])
+        for entry in reversed(unrecorded_runs(warehouse))
     ]
     rows = (pending + rows)[: args.limit]
     if not rows:

@@ -3,8 +3,9 @@
 ``claim`` takes the warehouse's lock (a second run is refused at once, naming the holder), runs the
 preflight checks (``preflight.check``), and tidies up after a run whose process died: it is recorded as
 failed ("interrupted"), and temporary files it left next to the snapshot and the reports are removed.
-A run refused because the warehouse was locked cannot write to it (the holder does): the refusal is kept in
-``<warehouse>.refused.jsonl`` and moved into ``segments.runs`` by the next run that holds the lock.
+A run refused because the warehouse was locked cannot write to it (the holder does), nor can the failure of a
+run that is recorded while another run holds it: such records are kept in ``<warehouse>.unrecorded.jsonl``
+and moved into ``segments.runs`` by the next run that holds the lock.
 
 Used by ``runner.run_job`` (the CLI, the benchmark, the tests) before Dagster starts, and by the job's
 ``warehouse_lock`` resource for runs launched from the UI or the schedule.
@@ -29,8 +30,8 @@ from orchestration.warehouse import connect
 log = logging.getLogger(__name__)
 
 
-def refusals_path(warehouse: Path) -> Path:
-    return warehouse.with_name(warehouse.name + ".refused.jsonl")
+def unrecorded_path(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + ".unrecorded.jsonl")
 
 
 @contextmanager
@@ -49,8 +50,13 @@ def claim(settings: Settings, *, run_id: str, as_of: date, accept_drift: bool = 
     try:
         interrupted = lock.acquire(settings.warehouse, run_id=run_id, as_of=as_of.isoformat())
     except lock.WarehouseLocked as exc:
-        _keep_refusal(
-            settings.warehouse, run_id=run_id, as_of=as_of, reason=str(exc), accept_drift=accept_drift
+        keep_for_later(
+            settings.warehouse,
+            run_id=run_id,
+            as_of=as_of,
+            status="refused",
+            reason=str(exc),
+            accept_drift=accept_drift,
         )
         raise
     if already_mine:  # the CLI claimed it before Dagster started; the job's resource finds it claimed
@@ -67,35 +73,41 @@ def claim(settings: Settings, *, run_id: str, as_of: date, accept_drift: bool = 
         raise
 
 
-def _keep_refusal(warehouse: Path, *, run_id: str, as_of: date, reason: str, accept_drift: bool) -> None:
+def keep_for_later(
+    warehouse: Path, *, run_id: str, as_of: date, status: str, reason: str, accept_drift: bool,
+    started_at: datetime | None = None,
+) -> None:  # fmt: skip
+    """A run that did not publish, for the next run holding the lock to record (``status``: refused |
+    failed)."""
+    now = datetime.now(UTC)
     entry = {
         "run_id": run_id,
         "as_of": as_of.isoformat(),
-        "refused_at": datetime.now(UTC).isoformat(),
+        "status": status,
+        "started_at": (started_at or now).astimezone(UTC).isoformat(),
+        "finished_at": now.isoformat(),
         "reason": reason,
         "accept_drift": accept_drift,
     }
     try:
-        with refusals_path(warehouse).open("a", encoding="utf-8") as journal:
-            journal.write(
-                json.dumps(entry) + "\n"
-            )  # one short line: appends of concurrent refusals stay whole
+        with unrecorded_path(warehouse).open("a", encoding="utf-8") as journal:
+            journal.write(json.dumps(entry) + "\n")  # one short line: concurrent appends stay whole
     except OSError as exc:
-        log.warning(f"could not keep the refusal of run {run_id}: {exc}")
+        log.warning(f"could not keep the record of run {run_id}: {exc}")
 
 
-def pending_refusals(warehouse: Path) -> list[dict]:
-    """Refusals kept while another run held the warehouse, oldest first, not yet in ``segments.runs``."""
-    journal = refusals_path(warehouse)
+def unrecorded_runs(warehouse: Path) -> list[dict]:
+    """Runs kept for later (``keep_for_later``), oldest first, not yet in ``segments.runs``."""
+    journal = unrecorded_path(warehouse)
     if not journal.is_file():
         return []
-    refusals = []
+    entries = []
     for line in journal.read_text(encoding="utf-8").splitlines():
         try:
-            refusals.append(json.loads(line))
+            entries.append(json.loads(line))
         except ValueError:
             continue  # a line cut off by a crash mid-append: nothing to record
-    return refusals
+    return entries
 
 
 def _record_refusal(settings: Settings, *, run_id: str, as_of: date, reason: str, accept_drift: bool) -> None:
@@ -116,26 +128,30 @@ def _record_refusal(settings: Settings, *, run_id: str, as_of: date, reason: str
 
 
 def _recover(settings: Settings, interrupted: lock.Holder | None) -> None:
-    """Under the lock: record the refusals kept while another run held it and the run a dead process left
-    unfinished, and remove the temporary files such a run leaves."""
-    journal = refusals_path(settings.warehouse)
-    refusals = pending_refusals(settings.warehouse)
-    if settings.warehouse.is_file() and (refusals or interrupted):
+    """Under the lock: record the runs kept for later while another run held it and the run a dead process
+    left unfinished, and remove the temporary files such a run leaves."""
+    kept = unrecorded_runs(settings.warehouse)
+    if settings.warehouse.is_file() and (kept or interrupted):
         with connect(settings) as con:
-            for entry in refusals:
-                at = datetime.fromisoformat(entry["refused_at"]).astimezone().replace(tzinfo=None)
+            for entry in kept:
                 record_failed_run(
                     con, run_id=entry["run_id"], as_of=date.fromisoformat(entry["as_of"]),
-                    failure=entry["reason"], started_at=at, finished_at=at,
-                    accept_drift=bool(entry.get("accept_drift")), status="refused",
+                    failure=entry["reason"], started_at=_local(entry["started_at"]),
+                    finished_at=_local(entry["finished_at"]), accept_drift=bool(entry.get("accept_drift")),
+                    status=entry["status"],
                 )  # fmt: skip
             if interrupted is not None:
                 _record_interrupted(con, interrupted)
-    journal.unlink(missing_ok=True)
+    unrecorded_path(settings.warehouse).unlink(missing_ok=True)
     for folder in (settings.published_dir, settings.reports_dir):
         if folder.is_dir():
             for leftover in folder.rglob(".*.tmp"):
                 leftover.unlink(missing_ok=True)
+
+
+def _local(text: str) -> datetime:
+    """An ISO instant as local wall-clock time, like the other timestamps ``record_failed_run`` is given."""
+    return datetime.fromisoformat(text).astimezone().replace(tzinfo=None)
 
 
 def _record_interrupted(con: duckdb.DuckDBPyConnection, holder: lock.Holder) -> None:

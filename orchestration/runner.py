@@ -15,8 +15,8 @@ from datetime import date, datetime
 import dagster as dg
 import duckdb
 
-from orchestration.guard import claim
-from orchestration.lock import WarehouseLocked, release
+from orchestration.guard import claim, keep_for_later
+from orchestration.lock import WarehouseLocked, acquire, release
 from orchestration.preflight import PreflightError
 from orchestration.publish import next_actions, record_failed_run, refresh_snapshot_runs, segment_sizes
 from orchestration.quality import results as quality_results
@@ -203,6 +203,14 @@ def record_failure(
     (the run's own error is what matters)."""
     started = datetime.fromtimestamp(started_at) if started_at else None
     log = logging.getLogger(__name__)
+    try:  # re-entrant for run_job, which holds the lock; the UI's failure sensor takes it here
+        acquire(settings.warehouse, run_id=f"recording {run_id}")
+    except WarehouseLocked:  # another run is writing: the next run to hold the lock records this one
+        keep_for_later(
+            settings.warehouse, run_id=run_id, as_of=as_of, status="failed", reason=failure,
+            accept_drift=accept_drift, started_at=started.astimezone() if started else None,
+        )  # fmt: skip
+        return
     try:
         with connect(settings) as con:
             record_failed_run(
@@ -220,6 +228,8 @@ def record_failure(
         log.warning(f"could not record failed run {run_id}: {exc}")
     except Exception as exc:  # Data Docs are evidence, not the run: never hide the run's own failure
         log.warning(f"could not write the Data Docs of run {run_id}: {exc}")
+    finally:
+        release(settings.warehouse)
 
 
 # "orchestration.errors.IngestError: " or "_duckdb.BinderException: " in front of the message says nothing to a user

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -43,3 +44,17 @@ def query(path: Path, sql: str, params=None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+@pytest.fixture(autouse=True)
+def _restore_settings_environment():
+    """Every test starts from, and leaves, the same settings environment: the CLI and ``run_job`` write their
+    settings into os.environ (so Dagster steps and dbt see them), which would leak into the next test."""
+    names = [n for n in os.environ if n.startswith("SEGMENTS_")] + ["DAGSTER_HOME"]
+    saved = {n: os.environ.get(n) for n in names}
+    yield
+    for name in [n for n in os.environ if n.startswith("SEGMENTS_")] + ["DAGSTER_HOME"]:
+        if saved.get(name) is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved[name]

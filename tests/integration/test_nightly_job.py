@@ -184,10 +184,11 @@ def snapshot_state(settings: Settings):
     )
 
 
-def assert_failed_run_in_snapshot(settings: Settings, outcome) -> None:
-    """The snapshot's runs say the night failed; its published_run still names the run it holds."""
+def assert_failed_run_in_snapshot(settings: Settings, outcome, status: str = "failed") -> None:
+    """The snapshot's runs say the night failed (or was refused at start-up); its published_run still names
+    the run it holds."""
     assert published(settings, "select status, failure from runs where run_id = ?", [outcome.run_id]) == [
-        ("failed", outcome.failure)
+        (status, outcome.failure)
     ]
     held, refreshed = published(settings, "select run_id, refreshed_at from published_run")[0]
     assert held != outcome.run_id
@@ -226,8 +227,10 @@ def test_broken_rule_file_leaves_published_results_untouched(landing, tmp_path, 
     outcome = run(date(2026, 11, 2))
     assert not outcome.success
     assert "2026-11-02.yaml:" in outcome.failure and "drop_table" in outcome.failure
+    # found by the preflight, before anything ran: refused in its first seconds
+    assert outcome.failure.startswith("the run cannot start: ") and outcome.step_seconds == {}
     assert snapshot_state(settings) == before
-    assert_failed_run_in_snapshot(settings, outcome)
+    assert_failed_run_in_snapshot(settings, outcome, status="refused")
 
 
 def test_cli_run_prints_summary_and_fails_with_one_line(landing, capsys):

@@ -157,6 +157,35 @@ def test_a_run_refused_while_the_warehouse_was_locked_is_shown_and_then_recorded
     # the next run to hold the warehouse records it (and the killed holder, as interrupted)
     with guard.claimed(settings, run_id="third", as_of=AS_OF):
         pass
-    assert not guard.refusals_path(warehouse).exists()
+    assert not guard.unrecorded_path(warehouse).exists()
     recorded = dict(query(warehouse, "select run_id, status from segments.runs"))
     assert recorded == {"run-1": "published", "second": "refused", "first": "failed"}
+
+
+def test_a_failure_recorded_while_another_run_holds_the_warehouse_is_kept_for_it(env, tmp_path):
+    from orchestration.runner import record_failure
+
+    rules = tmp_path / "rules"
+    sha = hashlib.sha256((rules / "2026-12-01.yaml").read_bytes()).hexdigest()
+    warehouse = env / "warehouse.duckdb"
+    used_warehouse(warehouse, published=date(2026, 12, 1), sha=sha)
+    settings = Settings.from_env()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from orchestration import lock\n"
+         "lock.acquire(Path(sys.argv[1]), run_id='busy'); print('held', flush=True); time.sleep(600)",
+         str(warehouse)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        # as the UI's failure sensor does, after a run launched from the UI failed
+        record_failure(settings, run_id="ui-run", as_of=AS_OF, failure="step x failed: y", started_at=None)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert [(e["run_id"], e["status"]) for e in guard.unrecorded_runs(warehouse)] == [("ui-run", "failed")]
+    with guard.claimed(settings, run_id="next", as_of=AS_OF):
+        pass
+    assert query(warehouse, "select status, failure from segments.runs where run_id = 'ui-run'") == [
+        ("failed", "step x failed: y")
+    ]
