@@ -29,11 +29,12 @@ def warehouse(sql: str, params=None):
 
 
 def published_state():
-    """What readers see, and the file itself (a blocked run must not even rewrite it)."""
+    """What readers see: the published rows and the run the snapshot says it holds."""
     settings = Settings.from_env()
     return (
         query(settings.published_segments, "select run_id, count(*) from customer_segments group by all"),
-        settings.published_segments.stat().st_mtime_ns,
+        # not the file's mtime: a failed run rewrites the snapshot (its runs list the failure), data unchanged
+        query(settings.published_segments, "select * exclude (refreshed_at) from published_run"),
     )
 
 
