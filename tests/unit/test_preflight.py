@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import subprocess
@@ -132,25 +133,31 @@ def test_rules_validate_reports_an_edited_version_that_was_already_used(env, cap
     assert "error: 2026-12-01.yaml: rule version 2026-12-01 was already used (run run-1)" in err
 
 
+@contextlib.contextmanager
+def held_elsewhere(warehouse: Path, run_id: str):
+    """Another process holding the warehouse's lock for the block."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from orchestration import lock\n"
+         "lock.acquire(Path(sys.argv[1]), run_id=sys.argv[2]); print('held', flush=True); time.sleep(600)",
+         str(warehouse), run_id],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_a_run_refused_while_the_warehouse_was_locked_is_shown_and_then_recorded(env, tmp_path, capsys):
     rules = tmp_path / "rules"
     sha = hashlib.sha256((rules / "2026-12-01.yaml").read_bytes()).hexdigest()
     warehouse = env / "warehouse.duckdb"
     used_warehouse(warehouse, published=date(2026, 12, 1), sha=sha)
     settings = Settings.from_env()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from orchestration import lock\n"
-         "lock.acquire(Path(sys.argv[1]), run_id='first'); print('held', flush=True); time.sleep(600)",
-         str(warehouse)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(lock.WarehouseLocked):
-            guard.claim(settings, run_id="second", as_of=AS_OF)
-    finally:
-        holder.kill()
-        holder.wait()
+    with held_elsewhere(warehouse, "first"), pytest.raises(lock.WarehouseLocked):
+        guard.claim(settings, run_id="second", as_of=AS_OF)
     assert main(["runs"]) == 0
     shown = capsys.readouterr().out
     assert "second" in shown and "refused" in shown and "another run (run first, started at" in shown
@@ -170,19 +177,9 @@ def test_a_failure_recorded_while_another_run_holds_the_warehouse_is_kept_for_it
     warehouse = env / "warehouse.duckdb"
     used_warehouse(warehouse, published=date(2026, 12, 1), sha=sha)
     settings = Settings.from_env()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from orchestration import lock\n"
-         "lock.acquire(Path(sys.argv[1]), run_id='busy'); print('held', flush=True); time.sleep(600)",
-         str(warehouse)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_elsewhere(warehouse, "busy"):
         # as the UI's failure sensor does, after a run launched from the UI failed
         record_failure(settings, run_id="ui-run", as_of=AS_OF, failure="step x failed: y", started_at=None)
-    finally:
-        holder.kill()
-        holder.wait()
     assert [(e["run_id"], e["status"]) for e in guard.unrecorded_runs(warehouse)] == [("ui-run", "failed")]
     with guard.claimed(settings, run_id="next", as_of=AS_OF):
         pass
