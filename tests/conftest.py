@@ -16,6 +16,7 @@ SETTINGS_VARIABLES = (
     "SEGMENTS_PUBLISHED_DIR",
     "SEGMENTS_REPORTS_DIR",
     "SEGMENTS_AS_OF",
+    "SEGMENTS_DUCKDB_MEMORY_LIMIT",
     "DAGSTER_HOME",
 )
 
@@ -23,7 +24,10 @@ SETTINGS_VARIABLES = (
 def point_settings_at(env: pytest.MonkeyPatch, data: Path, rules: Path = DEFAULT_RULES_DIR) -> Path:
     """Every setting from ``data`` (and ``rules``): no test reads or writes the user's data/."""
     for name in SETTINGS_VARIABLES:
-        env.delenv(name, raising=False)
+        # setenv first so that ``env`` records every variable: leaving it also removes what run_job and the CLI
+        # export into os.environ meanwhile (a session fixture's run would otherwise leak into later tests)
+        env.setenv(name, "")
+        env.delenv(name)
     env.setenv("SEGMENTS_DATA_DIR", str(data))
     env.setenv("SEGMENTS_RULES_DIR", str(rules))
     return data

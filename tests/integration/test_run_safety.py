@@ -37,13 +37,6 @@ def private_env(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     CLI writes its flags into the environment)."""
     data = copy_data(run, tmp_path / "data")
     point_settings_at(monkeypatch, data)
-    for name in (
-        "SEGMENTS_WAREHOUSE",
-        "SEGMENTS_PUBLISHED_DIR",
-        "SEGMENTS_REPORTS_DIR",
-        "SEGMENTS_LANDING_DIR",
-    ):
-        monkeypatch.setenv(name, "")  # recorded, so the test's changes are undone
     return data
 
 

@@ -13,6 +13,7 @@ from orchestration.cli import main
 from orchestration.ingest.schemas import ENTITIES
 from orchestration.publish import ensure_contract
 from orchestration.quality.gate import ensure_quarantine_table
+from tests.conftest import point_settings_at
 
 OLD_RUN = "run-20261001-aaaa"
 RUN = "run-20261101-bbbb"
@@ -105,7 +106,7 @@ def build_quality_warehouse(con: duckdb.DuckDBPyConnection, *, with_quarantine: 
 
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch) -> Path:
-    monkeypatch.setenv("SEGMENTS_DATA_DIR", str(tmp_path / "data"))
+    point_settings_at(monkeypatch, tmp_path / "data")
     path = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(path)) as con:
         build_quality_warehouse(con)
