@@ -11,19 +11,29 @@ export SEGMENTS_DATA_DIR := $(abspath $(DATA_DIR))
 # The Dagster instance of `make ui`; `segments run` records its runs there too (its default DAGSTER_HOME).
 DAGSTER_HOME_DIR := $(abspath $(DATA_DIR))/dagster
 
-.PHONY: install run test ui bench lint format demo-data manifest clean
+.PHONY: install lock run test test-crash ui bench lint format demo-data manifest clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Every dependency at the version in requirements.lock (pyproject.toml keeps the ranges, for people who
+# install the package); `make lock` resolves the ranges again in a clean environment.
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
+
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	{ printf '%s\n' "# Pinned versions of every dependency of \`pip install -e '.[dev]'\` on Python 3.11 (Linux), used as pip" \
+		"# constraints by \`make\` and CI. Regenerate with \`make lock\` after changing pyproject.toml's ranges."; \
+		.lock-venv/bin/python -m pip freeze --exclude-editable; } > requirements.lock
+	rm -rf .lock-venv
 
 # dbt's manifest is a build artifact (never committed): Dagster loads its asset graph from it.
 manifest: $(STAMP)
-	@$(BIN)/python -m orchestration.dbt_manifest > /dev/null
+	@$(BIN)/python -m segments.dbt_manifest > /dev/null
 
 # Demo data when the landing folder is empty, and again when the demo files are from an earlier day
 # (a real export is new every night; the freshness gate blocks files that stop changing).
@@ -36,8 +46,12 @@ demo-data: $(STAMP)
 run: demo-data manifest
 	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/segments run --landing $(LANDING)
 
+# The crash sequence (kill -9 of whole runs at every stage, then SIGTERM) takes minutes: CI runs it as well.
 test: manifest lint
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -m "not crash" --durations=15
+
+test-crash: manifest
+	$(BIN)/python -m pytest -q -m crash
 
 # dagster.yaml as `segments run` makes it (orchestration/runner.py, dagster_instance): telemetry off.
 ui: demo-data manifest
@@ -49,12 +63,12 @@ bench: manifest
 	$(BIN)/python -m benchmarks.run
 
 lint: $(STAMP)
-	$(BIN)/ruff check orchestration tests benchmarks
-	$(BIN)/ruff format --check orchestration tests benchmarks
+	$(BIN)/ruff check segments orchestration tests benchmarks
+	$(BIN)/ruff format --check segments orchestration tests benchmarks
 
 format: $(STAMP)
-	$(BIN)/ruff format orchestration tests benchmarks
-	$(BIN)/ruff check --fix orchestration tests benchmarks
+	$(BIN)/ruff format segments orchestration tests benchmarks
+	$(BIN)/ruff check --fix segments orchestration tests benchmarks
 
 clean:
 	rm -rf $(VENV) dbt_project/target dbt_project/logs .pytest_cache

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from orchestration.value import clv
+from segments.value import clv
 
 TRUE_BGNBD = {"r": 0.6, "alpha": 80.0, "a": 0.8, "b": 2.5}  # alpha in days: ~2.7 purchases a year
 TRUE_GAMMA_GAMMA = {"p": 6.0, "q": 4.0, "gamma": 150.0}  # mean spend per purchase p gamma / (q - 1) = 300

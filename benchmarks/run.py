@@ -127,7 +127,7 @@ def one(customers: int, night: int) -> None:
     generation = None
     if night == 1:
         if not (landing / "sales_order_lines.parquet").exists():
-            from orchestration.demo.generator import generate
+            from segments.demo.generator import generate
 
             print(f"generating {customers:,} customers …", flush=True)
             started = time.perf_counter()
@@ -162,7 +162,7 @@ def one(customers: int, night: int) -> None:
 
     import duckdb
 
-    from orchestration.ingest.schemas import ENTITIES
+    from segments.ingest.schemas import ENTITIES
 
     con = duckdb.connect(str(root / "warehouse.duckdb"))
     rows = {e.name: con.execute(f"select count(*) from {e.table}").fetchone()[0] for e in ENTITIES.values()}
@@ -189,9 +189,9 @@ def one(customers: int, night: int) -> None:
 
 def hand_written_seconds(con, landing: Path, root: Path, as_of: date) -> dict[str, float]:
     """The same work as each stage, written by hand as plain DuckDB statements (no checks, no provenance)."""
-    from orchestration.ingest.landing import find_landing_file
-    from orchestration.ingest.schemas import ENTITIES
-    from orchestration.warehouse import quote_literal
+    from segments.ingest.landing import find_landing_file
+    from segments.ingest.schemas import ENTITIES
+    from segments.warehouse import quote_literal
 
     timings = {}
     started = time.perf_counter()
@@ -246,11 +246,11 @@ def dbt_seconds(run_id: str) -> dict[str, float] | None:
 
 def rule_tool_seconds(con, as_of: date) -> tuple[float, float]:
     """``segments rules diff`` (first vs last champion in segment_rules/) and the data lint of the last."""
-    from orchestration import features
-    from orchestration.rules import challenger_for, load_rule_versions
-    from orchestration.rules.diff import diff_rule_sets
-    from orchestration.rules.lint import lint_on_data
-    from orchestration.settings import DEFAULT_RULES_DIR
+    from segments import features
+    from segments.rules import challenger_for, load_rule_versions
+    from segments.rules.diff import diff_rule_sets
+    from segments.rules.lint import lint_on_data
+    from segments.settings import DEFAULT_RULES_DIR
 
     tables = features.catalogue_from_warehouse(con)
     rule_sets = load_rule_versions(DEFAULT_RULES_DIR, features.entity_columns(tables))

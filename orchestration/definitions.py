@@ -10,8 +10,8 @@ from orchestration.assets.reports import run_report
 from orchestration.assets.segments import published_customer_segments, staged_customer_segments
 from orchestration.assets.transform import dbt_models, dbt_resource, run_context
 from orchestration.resources import LOCK_KEY, WarehouseLock
-from orchestration.runner import record_failure
-from orchestration.settings import AS_OF_TAG, PROGRESS_LOGGER, Settings
+from segments.guard import record_failure
+from segments.settings import AS_OF_TAG, PROGRESS_LOGGER, Settings
 
 # DuckDB allows one writing process and dbt runs as a subprocess: steps run one at a time, in process.
 nightly_segmentation = dg.define_asset_job(

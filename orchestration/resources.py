@@ -7,8 +7,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import PrivateAttr
 
-from orchestration import guard, lock
-from orchestration.settings import Settings
+from segments import guard, lock
+from segments.settings import Settings
 
 
 class WarehouseLock(dg.ConfigurableResource):

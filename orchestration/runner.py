@@ -10,18 +10,18 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 import dagster as dg
 import duckdb
 
-from orchestration.guard import claim, keep_for_later
-from orchestration.lock import WarehouseLocked, acquire, release
-from orchestration.preflight import PreflightError
-from orchestration.publish import next_actions, record_failed_run, refresh_snapshot_runs, segment_sizes
-from orchestration.quality import results as quality_results
-from orchestration.settings import ACCEPT_DRIFT_TAG, AS_OF_TAG, PROGRESS_LOGGER, Settings
-from orchestration.warehouse import connect
+from segments.guard import claim, record_failure
+from segments.lock import WarehouseLocked, release
+from segments.preflight import PreflightError
+from segments.publish.write_audit_publish import next_actions, segment_sizes
+from segments.quality import results as quality_results
+from segments.settings import ACCEPT_DRIFT_TAG, AS_OF_TAG, PROGRESS_LOGGER, Settings
+from segments.warehouse import connect
 
 TOP_ACTIONS = 8  # per owner in the summary
 
@@ -115,9 +115,9 @@ def run_job(
     except (WarehouseLocked, PreflightError) as exc:
         return RunOutcome(False, run_id, str(exc), {}, {})
     try:
-        from orchestration.definitions import (
-            defs,  # imports the dbt assets: needs the manifest preflight made
-        )
+        # imported here, after the claim: loading the definitions loads the dbt assets from the manifest that
+        # preflight makes, and costs seconds that a refused run should not wait for
+        from orchestration.definitions import defs
 
         job = defs.resolve_job_def("nightly_segmentation")
         instance = dagster_instance(settings)
@@ -190,49 +190,7 @@ def _stop_on_sigterm():
     return signal.signal(signal.SIGTERM, interrupt)
 
 
-def record_failure(
-    settings: Settings,
-    *,
-    run_id: str,
-    as_of: date,
-    failure: str,
-    started_at: float | None,
-    accept_drift: bool = False,
-) -> None:
-    """Keep a failed run in ``segments.runs`` and render the Data Docs of the checks it ran; never raises
-    (the run's own error is what matters)."""
-    started = datetime.fromtimestamp(started_at) if started_at else None
-    log = logging.getLogger(__name__)
-    try:  # re-entrant for run_job, which holds the lock; the UI's failure sensor takes it here
-        acquire(settings.warehouse, run_id=f"recording {run_id}")
-    except WarehouseLocked:  # another run is writing: the next run to hold the lock records this one
-        keep_for_later(
-            settings.warehouse, run_id=run_id, as_of=as_of, status="failed", reason=failure,
-            accept_drift=accept_drift, started_at=started.astimezone() if started else None,
-        )  # fmt: skip
-        return
-    try:
-        with connect(settings) as con:
-            record_failed_run(
-                con,
-                run_id=run_id,
-                as_of=as_of,
-                failure=failure,
-                started_at=started,
-                finished_at=datetime.now(),
-                accept_drift=accept_drift,
-            )
-            refresh_snapshot_runs(con, settings.published_segments)  # tools see the failed run too
-            quality_results.write_data_docs(con, run_id, settings.reports_dir)
-    except (duckdb.Error, OSError) as exc:  # e.g. the warehouse is locked by another process
-        log.warning(f"could not record failed run {run_id}: {exc}")
-    except Exception as exc:  # Data Docs are evidence, not the run: never hide the run's own failure
-        log.warning(f"could not write the Data Docs of run {run_id}: {exc}")
-    finally:
-        release(settings.warehouse)
-
-
-# "orchestration.errors.IngestError: " or "_duckdb.BinderException: " in front of the message says nothing to a user
+# "segments.errors.IngestError: " or "_duckdb.BinderException: " in front of the message says nothing to a user
 _EXCEPTION_PREFIX = re.compile(r"^[\w.]+(?:Error|Exception): ")
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.settings import DEFAULT_RULES_DIR
+from segments.settings import DEFAULT_RULES_DIR
 
 SETTINGS_VARIABLES = (
     "SEGMENTS_DATA_DIR",

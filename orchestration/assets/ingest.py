@@ -8,11 +8,11 @@ from datetime import datetime
 
 import dagster as dg
 
-from orchestration.ingest.landing import find_landing_file, load_entities
-from orchestration.ingest.schemas import ENTITIES
 from orchestration.resources import LOCK_KEY
-from orchestration.settings import Settings
-from orchestration.warehouse import connect
+from segments.ingest.landing import find_landing_file, load_entities
+from segments.ingest.schemas import ENTITIES
+from segments.settings import Settings
+from segments.warehouse import connect
 
 
 def raw_asset_key(entity_name: str) -> dg.AssetKey:

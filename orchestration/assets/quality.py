@@ -15,13 +15,13 @@ from datetime import datetime
 import dagster as dg
 
 from orchestration.assets.ingest import raw_asset_key
-from orchestration.ingest.schemas import ENTITIES
-from orchestration.quality import results
-from orchestration.quality.gate import run_gate
-from orchestration.quality.suites import Suite, SuiteReport, load_suites, validate
 from orchestration.resources import LOCK_KEY
-from orchestration.settings import EXPECTATIONS_DIR, Settings
-from orchestration.warehouse import connect
+from segments.ingest.schemas import ENTITIES
+from segments.quality import results
+from segments.quality.gate import run_gate
+from segments.quality.suites import Suite, SuiteReport, load_suites, validate
+from segments.settings import EXPECTATIONS_DIR, Settings
+from segments.warehouse import connect
 
 SUITES = load_suites(EXPECTATIONS_DIR)
 RAW_SUITES = {s.entity: s for s in SUITES.values() if s.entity}  # by landing entity

@@ -7,12 +7,12 @@ the same key figures (Pareto, segment profiles) as asset metadata.
 import dagster as dg
 
 from orchestration.assets.segments import PUBLISHED_KEY
-from orchestration.quality.results import write_data_docs
-from orchestration.reports.profiles import pareto_markdown, profiles_markdown
-from orchestration.reports.run_report import fetch_run_report, write_run_report
 from orchestration.resources import LOCK_KEY
-from orchestration.settings import Settings
-from orchestration.warehouse import connect
+from segments.quality.results import write_data_docs
+from segments.reports.profiles import pareto_markdown, profiles_markdown
+from segments.reports.run_report import fetch_run_report, write_run_report
+from segments.settings import Settings
+from segments.warehouse import connect
 
 REPORT_KEY = dg.AssetKey(["reports", "run_report"])
 

@@ -6,27 +6,27 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import duckdb
 
-from orchestration import features
 from orchestration.assets.quality import check_result
 from orchestration.assets.transform import mart_key
-from orchestration.preflight import claim_folders
-from orchestration.publish import (
+from orchestration.resources import LOCK_KEY
+from segments import features
+from segments.preflight import claim_folders
+from segments.publish.contract import ensure_contract
+from segments.publish.write_audit_publish import (
     STAGED,
     RuleVersionInfo,
     audit_staged,
     check_rule_version_unchanged,
-    ensure_contract,
     next_actions,
     publish,
     recorded_rule_version,
     segment_sizes,
 )
-from orchestration.quality import results
-from orchestration.quality.drift import DESCRIPTION as DRIFT_DESCRIPTION
-from orchestration.quality.drift import SUITE_NAME as DRIFT_CHECK
-from orchestration.quality.drift import segment_size_drift
-from orchestration.resources import LOCK_KEY
-from orchestration.rules import (
+from segments.quality import results
+from segments.quality.drift import DESCRIPTION as DRIFT_DESCRIPTION
+from segments.quality.drift import SUITE_NAME as DRIFT_CHECK
+from segments.quality.drift import segment_size_drift
+from segments.rules import (
     REQUIRED_SCHEMES,
     RuleSet,
     active_version,
@@ -34,9 +34,9 @@ from orchestration.rules import (
     challenger_for,
     load_rule_versions,
 )
-from orchestration.rules.diff import diff_rule_sets
-from orchestration.settings import Settings
-from orchestration.warehouse import connect
+from segments.rules.diff import diff_rule_sets
+from segments.settings import Settings
+from segments.warehouse import connect
 
 STAGED_KEY = dg.AssetKey(["segments_staging", "customer_segments"])
 PUBLISHED_KEY = dg.AssetKey(["segments", "customer_segments"])

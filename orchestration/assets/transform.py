@@ -35,11 +35,11 @@ from dagster_dbt import (
 from packaging import version
 
 from orchestration.assets.quality import ACCEPTED_KEYS
-from orchestration.dbt_manifest import ensure_manifest
-from orchestration.errors import TransformError
 from orchestration.resources import LOCK_KEY, WarehouseLock
-from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
-from orchestration.warehouse import connect
+from segments.dbt_manifest import ensure_manifest
+from segments.errors import TransformError
+from segments.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
+from segments.warehouse import connect
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 # `dagster dev`: re-parse on reload when the dbt project changed. Not dagster-dbt's prepare_if_dev(): it runs

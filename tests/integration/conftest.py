@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.runner import RunOutcome, run_job
-from orchestration.settings import DEFAULT_RULES_DIR, Settings
+from segments.settings import DEFAULT_RULES_DIR, Settings
 from tests.conftest import point_settings_at
 from tests.fixtures import handcrafted
 

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from segments.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.integration
 

@@ -5,10 +5,10 @@ from datetime import date
 import duckdb
 import pytest
 
-from orchestration.demo.generator import generate
-from orchestration.rules import load_rule_file
 from orchestration.runner import run_job
-from orchestration.settings import DEFAULT_RULES_DIR, Settings
+from segments.demo.generator import generate
+from segments.rules import load_rule_file
+from segments.settings import DEFAULT_RULES_DIR, Settings
 
 pytestmark = pytest.mark.integration
 AS_OF = date(2026, 11, 1)

@@ -11,9 +11,9 @@ import dagster as dg
 import pytest
 
 from orchestration.cli import main as cli
-from orchestration.rules import rule_files
 from orchestration.runner import run_job
-from orchestration.settings import DEFAULT_RULES_DIR, Settings
+from segments.rules import rule_files
+from segments.settings import DEFAULT_RULES_DIR, Settings
 from tests.conftest import query
 from tests.fixtures import handcrafted
 

@@ -14,9 +14,9 @@ import duckdb
 import pytest
 
 from orchestration.cli import main as cli
-from orchestration.demo.generator import generate
 from orchestration.runner import run_job
-from orchestration.settings import DEFAULT_RULES_DIR, Settings
+from segments.demo.generator import generate
+from segments.settings import DEFAULT_RULES_DIR, Settings
 from tests.conftest import point_settings_at, query
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.reports.run_report import LATEST_NAME, write_run_report
+from segments.reports.run_report import LATEST_NAME, write_run_report
 from tests.fixtures.report_warehouse import RUN_ID, build_report_warehouse
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ import pytest
 
 from orchestration.cli import main as cli
 from orchestration.runner import run_job
-from orchestration.settings import DEFAULT_RULES_DIR, Settings
+from segments.settings import DEFAULT_RULES_DIR, Settings
 from tests.conftest import point_settings_at, query
 from tests.fixtures import handcrafted
 

@@ -14,7 +14,7 @@ import pytest
 
 from orchestration.cli import main as cli
 from orchestration.runner import run_job
-from orchestration.settings import Settings
+from segments.settings import Settings
 from tests.conftest import point_settings_at, query
 from tests.fixtures import handcrafted
 from tests.integration.conftest import copy_data
@@ -98,6 +98,7 @@ def _kill_at(run: subprocess.Popen, marker: str) -> None:
     pytest.fail(f"the run ended (exit {run.returncode}) before {marker!r}")
 
 
+@pytest.mark.crash
 def test_kill_9_at_every_stage_leaves_the_snapshot_whole_and_the_next_run_recovers(
     handcrafted_run, tmp_path, monkeypatch
 ):

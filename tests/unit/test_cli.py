@@ -4,7 +4,7 @@ import json
 from datetime import date, datetime
 
 from orchestration.cli import main
-from orchestration.settings import DEFAULT_RULES_DIR
+from segments.settings import DEFAULT_RULES_DIR
 
 
 def test_rules_validate_shipped_rules(capsys):
@@ -83,7 +83,8 @@ def test_demo_data_defaults_to_the_landing_setting(pipeline_env, capsys):
 def test_runs_table_lines_up_for_any_values(tmp_path, capsys):
     import duckdb
 
-    from orchestration.publish import ensure_contract, record_failed_run
+    from segments.publish.contract import ensure_contract
+    from segments.publish.write_audit_publish import record_failed_run
 
     path = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(path)) as con:

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from orchestration.cli import main
-from orchestration.publish import ensure_contract
+from segments.publish.contract import ensure_contract
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import pytest
 from scipy import optimize
 
 from benchmarks.clv import TRUE_BGNBD, TRUE_GAMMA_GAMMA, simulate
-from orchestration.errors import IngestError, SegmentsError
-from orchestration.value import clv
-from orchestration.value.cli import add_parser
+from segments.cli.clv import add_parser
+from segments.errors import IngestError, SegmentsError
+from segments.value import clv
 
 CALIBRATION_END = date(1997, 9, 30)  # end of week 39 of the CDNOW sample
 

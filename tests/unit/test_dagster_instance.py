@@ -15,10 +15,10 @@ import pytest
 
 from orchestration import runner
 from orchestration.cli import main
-from orchestration.dbt_manifest import MANIFEST
 from orchestration.definitions import defs, progress_logger
 from orchestration.runner import DAGSTER_YAML, STAGES, _ProgressHandler, dagster_instance
-from orchestration.settings import PROGRESS_LOGGER, PROJECT_ROOT, Settings
+from segments.dbt_manifest import MANIFEST
+from segments.settings import PROGRESS_LOGGER, PROJECT_ROOT, Settings
 
 
 def test_the_code_location_loads_under_dagster_dev_without_the_venv_on_path(tmp_path):

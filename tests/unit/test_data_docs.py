@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.quality import data_docs
-from orchestration.quality.data_docs import write_data_docs
-from orchestration.quality.suites import Outcome, Suite, SuiteReport
+from segments.quality import data_docs
+from segments.quality.data_docs import write_data_docs
+from segments.quality.suites import Outcome, Suite, SuiteReport
 
 RUN_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 EMAIL_REGEX = r"^[^@\s]+@[^@\s]+$"

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from orchestration.definitions import defs, nightly_segmentation_schedule
-from orchestration.settings import AS_OF_TAG
+from segments.settings import AS_OF_TAG
 
 
 def test_job_covers_every_stage():

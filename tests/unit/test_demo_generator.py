@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.demo import generator
-from orchestration.demo.generator import generate
-from orchestration.ingest.schemas import (
+from segments.demo import generator
+from segments.demo.generator import generate
+from segments.ingest.schemas import (
     CHANNELS,
     COUNTRIES,
     EMPLOYEE_BANDS,

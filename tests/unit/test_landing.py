@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.errors import IngestError
-from orchestration.ingest.landing import find_landing_file, load_entity
-from orchestration.ingest.schemas import ENTITIES
+from segments.errors import IngestError
+from segments.ingest.landing import find_landing_file, load_entity
+from segments.ingest.schemas import ENTITIES
 
 PRODUCTS = ENTITIES["sales_products"]
 HEADER = "product_id,name,category,product_line,launch_date,list_price\n"

@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.errors import IngestError
-from orchestration.ingest.landing import load_entities, load_entity
-from orchestration.ingest.schemas import ENTITIES, Entity
+from segments.errors import IngestError
+from segments.ingest.landing import load_entities, load_entity
+from segments.ingest.schemas import ENTITIES, Entity
 
 PRODUCTS = ENTITIES["sales_products"]
 LINES = ENTITIES["sales_order_lines"]

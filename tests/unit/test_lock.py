@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import lock
+from segments import lock
 
 HOLD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from orchestration import lock
+    from segments import lock
     lock.acquire(Path(sys.argv[1]), run_id="first-run", as_of="2026-11-30")
     print("held", flush=True)
     time.sleep(600)
@@ -77,7 +77,7 @@ def test_the_lock_is_reentrant_within_a_process_and_held_until_the_outermost_rel
     lock.release(warehouse)
     assert lock.held_by_this_process(warehouse).run_id == "cli"
     probe = subprocess.run(
-        [sys.executable, "-c", "import sys; from pathlib import Path; from orchestration import lock\n"
+        [sys.executable, "-c", "import sys; from pathlib import Path; from segments import lock\n"
          "try:\n    lock.acquire(Path(sys.argv[1]), run_id='other')\nexcept lock.WarehouseLocked:\n"
          "    sys.exit(3)", str(warehouse)],
         cwd=Path.cwd(),

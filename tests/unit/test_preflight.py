@@ -14,12 +14,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import guard, lock
 from orchestration.cli import main
-from orchestration.preflight import OWNER_FILE, PreflightError, check
-from orchestration.publish import ensure_contract
 from orchestration.runner import run_job
-from orchestration.settings import DEFAULT_RULES_DIR, Settings
+from segments import guard, lock
+from segments.preflight import OWNER_FILE, PreflightError, check
+from segments.publish.contract import ensure_contract
+from segments.settings import DEFAULT_RULES_DIR, Settings
 from tests.conftest import point_settings_at, query
 from tests.fixtures import handcrafted
 
@@ -137,7 +137,7 @@ def test_rules_validate_reports_an_edited_version_that_was_already_used(env, cap
 def held_elsewhere(warehouse: Path, run_id: str):
     """Another process holding the warehouse's lock for the block."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from orchestration import lock\n"
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from segments import lock\n"
          "lock.acquire(Path(sys.argv[1]), run_id=sys.argv[2]); print('held', flush=True); time.sleep(600)",
          str(warehouse), run_id],
         stdout=subprocess.PIPE, text=True,
@@ -170,7 +170,7 @@ def test_a_run_refused_while_the_warehouse_was_locked_is_shown_and_then_recorded
 
 
 def test_a_failure_recorded_while_another_run_holds_the_warehouse_is_kept_for_it(env, tmp_path):
-    from orchestration.runner import record_failure
+    from segments.guard import record_failure
 
     rules = tmp_path / "rules"
     sha = hashlib.sha256((rules / "2026-12-01.yaml").read_bytes()).hexdigest()

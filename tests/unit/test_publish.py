@@ -8,19 +8,17 @@ from datetime import UTC, date, datetime
 import duckdb
 import pytest
 
-from orchestration.errors import PublishError
-from orchestration.publish import (
-    DDL,
-    KEYS,
+from segments.errors import PublishError
+from segments.publish.contract import DDL, KEYS, ensure_contract
+from segments.publish.snapshot import refresh_snapshot_runs
+from segments.publish.write_audit_publish import (
     STAGED,
     RuleVersionInfo,
     audit_staged,
     check_rule_version_unchanged,
-    ensure_contract,
     output_fingerprint,
     publish,
     record_failed_run,
-    refresh_snapshot_runs,
 )
 
 RULES = RuleVersionInfo("v1", "a" * 64, "v1.yaml", "version: v1", date(2026, 1, 1), "me", "first")
@@ -560,7 +558,7 @@ import os, signal, sys
 from datetime import date
 from pathlib import Path
 import duckdb
-from orchestration import publish as module
+from segments.publish import snapshot as module
 from tests.unit.test_publish import do_publish, stage
 
 folder, when = Path(sys.argv[1]), sys.argv[2]
@@ -586,10 +584,10 @@ def test_kill_9_at_the_snapshot_rename_leaves_the_old_snapshot_or_the_whole_new_
     import subprocess
     import sys
 
-    from orchestration.guard import claim
-    from orchestration.lock import held_by_this_process
-    from orchestration.preflight import PreflightError
-    from orchestration.settings import Settings
+    from segments.guard import claim
+    from segments.lock import held_by_this_process
+    from segments.preflight import PreflightError
+    from segments.settings import Settings
 
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     stage(con, "r1", date(2026, 1, 1), {"c1": "Gold"})

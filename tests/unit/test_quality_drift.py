@@ -9,10 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.publish import ensure_contract
-from orchestration.quality import anomalies
-from orchestration.quality.drift import segment_size_drift
-from orchestration.quality.suites import Suite
+from segments.publish.contract import ensure_contract
+from segments.quality import anomalies
+from segments.quality.drift import segment_size_drift
+from segments.quality.suites import Suite
 
 NOW = datetime(2026, 11, 22, 3, 0)
 
@@ -182,8 +182,8 @@ def test_small_moves_pass(con):
 
 
 def test_results_are_stored_per_run_and_rendered_as_data_docs(con, tmp_path):
-    from orchestration.quality import drift as drift_module
-    from orchestration.quality.results import record, reports_for_run, write_data_docs
+    from segments.quality import drift as drift_module
+    from segments.quality.results import record, reports_for_run, write_data_docs
 
     published(con, "r1", "v1", {"Champions": 400})
     staged(con, {"Champions": 800})

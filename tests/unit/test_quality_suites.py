@@ -8,11 +8,11 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from orchestration.errors import QualityError
-from orchestration.ingest.schemas import ENTITIES
-from orchestration.quality.gate import check_entity, ensure_quarantine_table, run_gate
-from orchestration.quality.suites import load_suite, load_suites, unexpected_rows_sql, validate
-from orchestration.settings import EXPECTATIONS_DIR
+from segments.errors import QualityError
+from segments.ingest.schemas import ENTITIES
+from segments.quality.gate import check_entity, ensure_quarantine_table, run_gate
+from segments.quality.suites import load_suite, load_suites, unexpected_rows_sql, validate
+from segments.settings import EXPECTATIONS_DIR
 
 NOW = datetime(2026, 11, 1, 12, 0)
 LOADED = datetime(2026, 11, 1, 2, 0)
@@ -73,7 +73,7 @@ def con():
         raw_table(connection, entity, [])
         connection.execute(f"create view accepted.{entity} as select * from raw.{entity}")
     ensure_quarantine_table(connection)
-    from orchestration.quality import anomalies
+    from segments.quality import anomalies
 
     anomalies.ensure_profiles_table(connection)
     yield connection

@@ -10,9 +10,9 @@ import duckdb
 import pytest
 
 from orchestration.cli import main
-from orchestration.ingest.schemas import ENTITIES
-from orchestration.publish import ensure_contract
-from orchestration.quality.gate import ensure_quarantine_table
+from segments.ingest.schemas import ENTITIES
+from segments.publish.contract import ensure_contract
+from segments.quality.gate import ensure_quarantine_table
 from tests.conftest import point_settings_at
 
 OLD_RUN = "run-20261001-aaaa"

@@ -9,15 +9,15 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from orchestration.reports.html import esc
-from orchestration.reports.quality import (
+from segments.reports.html import esc
+from segments.reports.quality import (
     DATA_DOCS_HREF,
     QuarantineReason,
     fetch_quality,
     quality_html,
     verdict,
 )
-from orchestration.reports.run_report import fetch_run_report, render_run_report
+from segments.reports.run_report import fetch_run_report, render_run_report
 from tests.fixtures.report_warehouse import RUN_ID, build_report_warehouse
 from tests.unit.test_quarantine_cli import ACCEPTED, OLD_RUN, REGEX, RUN, UNIQUE, build_quality_warehouse
 

@@ -10,11 +10,11 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from orchestration.publish import ensure_contract
-from orchestration.reports import md_code, md_table, md_text, write_text_atomic
-from orchestration.reports.experiment import experiment_report, render
-from orchestration.reports.html import esc, line_chart, nice_ticks
-from orchestration.reports.rules_audit import (
+from segments.publish.contract import ensure_contract
+from segments.reports import md_code, md_table, md_text, write_text_atomic
+from segments.reports.experiment import experiment_report, render
+from segments.reports.html import esc, line_chart, nice_ticks
+from segments.reports.rules_audit import (
     CHALLENGER,
     IN_USE,
     NOT_USED_YET,

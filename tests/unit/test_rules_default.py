@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import features
-from orchestration.dbt_manifest import ensure_manifest
-from orchestration.rules import (
+from segments import features
+from segments.dbt_manifest import ensure_manifest
+from segments.rules import (
     REQUIRED_SCHEMES,
     RuleError,
     active_version,
@@ -21,7 +21,7 @@ from orchestration.rules import (
     load_rule_versions,
     rule_file_json_schema,
 )
-from orchestration.rules.lint import lint_static
+from segments.rules.lint import lint_static
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "segment_rules"
 DEFAULT_FILE = RULES_DIR / "2026-11-01.yaml"

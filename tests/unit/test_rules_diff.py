@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.rules import assign_segments, load_rule_file
-from orchestration.rules.diff import diff_rule_sets, render, with_champion
+from segments.rules import assign_segments, load_rule_file
+from segments.rules.diff import diff_rule_sets, render, with_champion
 
 COLUMNS = {
     "customer_id": "VARCHAR",

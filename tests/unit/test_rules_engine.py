@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.rules import (
+from segments.rules import (
     OUTPUT_COLUMNS,
     RuleSet,
     RuleValidationError,

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.rules import (
+from segments.rules import (
     RuleValidationError,
     active_version,
     assign_segments,

@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.rules import RuleValidationError, Scheme, load_rule_file
-from orchestration.rules.explain import (
+from segments.rules import RuleValidationError, Scheme, load_rule_file
+from segments.rules.explain import (
     PartTrace,
     SchemeTrace,
     format_trace,

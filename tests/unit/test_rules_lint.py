@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.rules import DefaultRule, NextAction, Rule, RuleSet, Scheme, load_rule_file
-from orchestration.rules.expressions import parse_condition
-from orchestration.rules.lint import LintFinding, lint_on_data, lint_static
+from segments.rules import DefaultRule, NextAction, Rule, RuleSet, Scheme, load_rule_file
+from segments.rules.expressions import parse_condition
+from segments.rules.lint import LintFinding, lint_on_data, lint_static
 
 SHIPPED = Path(__file__).resolve().parents[2] / "segment_rules" / "2026-11-01.yaml"
 FEATURE_TYPES = {

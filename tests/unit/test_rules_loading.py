@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.rules import (
+from segments.rules import (
     DEFAULT_CHANNEL_ORDER,
     RuleError,
     RuleValidationError,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.rules import RuleError, RuleValidationError, active_version, load_rule_versions
+from segments.rules import RuleError, RuleValidationError, active_version, load_rule_versions
 
 
 def rule_text(version: str, effective_from: str) -> str:

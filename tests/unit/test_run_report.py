@@ -11,15 +11,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.reports.html import esc
-from orchestration.reports.profiles import (
+from segments.reports.html import esc
+from segments.reports.profiles import (
     CLV_QUANTILES,
     pareto,
     pareto_markdown,
     profiles_markdown,
     segment_profiles,
 )
-from orchestration.reports.run_report import (
+from segments.reports.run_report import (
     LATEST_NAME,
     fetch_run_report,
     latest_page,

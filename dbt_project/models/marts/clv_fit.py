@@ -3,7 +3,7 @@ as-of date, kept across runs (incremental) so parameter drift can be followed.
 
 Purchases are fct_orders' non-return orders at daily grain: frequency = distinct purchase days - 1,
 recency = last - first purchase day, T = as-of date - first purchase day (days), monetary value = mean
-net EUR of the repeat purchase days (orchestration.value.clv.summary_sql). BG/NBD is fitted on every
+net EUR of the repeat purchase days (segments.value.clv.summary_sql). BG/NBD is fitted on every
 buyer, Gamma-Gamma on the buyers with a repeat purchase of positive value. A model that cannot be fitted
 (too few buyers) gets a row with null parameters, converged false and the reason in ``note``, and
 customer_value then has null predictions.
@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 
-from orchestration.value import clv
+from segments.value import clv
 
 BGNBD_PARAMETERS = ("r", "alpha", "a", "b")
 GAMMA_GAMMA_PARAMETERS = ("p", "q", "gamma")

@@ -3,7 +3,7 @@
 Buyers (at least one non-return order) are scored with this run's clv_fit parameters from their purchase
 summary at daily grain (see clv_fit). Prospects (no purchase, or returns only) have null predictions: the
 models describe customers from their first purchase on, and a prospect's value depends on whether they
-convert, which they do not model. predicted_clv discounts monthly (orchestration.value.clv.predicted_clv)
+convert, which they do not model. predicted_clv discounts monthly (segments.value.clv.predicted_clv)
 over var('clv_horizon_days') at var('clv_annual_discount_rate') and multiplies by var('gross_margin').
 """
 
@@ -12,7 +12,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from orchestration.value import clv
+from segments.value import clv
 
 HORIZONS = (90, 365)
 

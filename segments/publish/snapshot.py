@@ -1,0 +1,89 @@
+"""The read-only snapshot file tools read (``published/segments.duckdb``): schema ``segments`` exported to a new
+file and renamed into place, after every publish and after a failed run (so its ``runs`` list that run too)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from segments.errors import PublishError
+from segments.publish.contract import SNAPSHOT_KEYS, ensure_contract
+from segments.warehouse import quote_literal
+
+SNAPSHOT_TABLES = (
+    "customer_segments",
+    "rule_versions",
+    "segment_history",
+    "segment_changes",
+    "runs",
+    "segment_sizes",
+    "rule_version_impact",
+    "experiment_assignments",
+    "clv_fits",
+    "quality_results",
+)
+# The snapshot's own table: one row saying which published run it holds and when the file was last written
+# (after that run's publish, or after a later run failed: see refresh_snapshot_runs).
+PUBLISHED_RUN = """
+    run_id varchar not null primary key, as_of date not null, rule_version varchar not null,
+    rules_sha256 varchar not null, published_at timestamptz not null, customers bigint not null,
+    refreshed_at timestamptz not null"""
+
+
+def export_snapshot(
+    con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str, refreshed_at: datetime | None = None
+) -> None:
+    """Write schema ``segments`` to a new file next to ``path`` and rename it into place (atomic on POSIX).
+
+    ``run_id``: the published run schema ``segments`` holds (its ``published_run`` row). Readers that opened
+    the old file keep reading it; the next open sees the new one. Never written in place.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    alias = "segments_snapshot"
+    con.execute(f"attach {quote_literal(str(tmp))} as {alias}")
+    try:
+        for table in SNAPSHOT_TABLES:
+            con.execute(f"create table {alias}.main.{table} as select * from segments.{table}")
+            if table in SNAPSHOT_KEYS:
+                con.execute(f"alter table {alias}.main.{table} add primary key ({SNAPSHOT_KEYS[table]})")
+        con.execute(f"create table {alias}.main.published_run ({PUBLISHED_RUN})")
+        inserted = con.execute(
+            f"""insert into {alias}.main.published_run
+            select run_id, as_of, rule_version, rules_sha256, published_at, customers, ?
+            from segments.runs where run_id = ? and status = 'published'""",
+            [refreshed_at or datetime.now(UTC), run_id],
+        ).fetchone()[0]
+        if inserted != 1:
+            raise PublishError(f"run {run_id} is not a published run; the snapshot was left as it was")
+    except Exception:
+        con.execute(f"detach {alias}")
+        tmp.unlink(missing_ok=True)
+        raise
+    con.execute(f"detach {alias}")
+    os.replace(tmp, path)
+
+
+def refresh_snapshot_runs(
+    con: duckdb.DuckDBPyConnection, path: Path, *, refreshed_at: datetime | None = None
+) -> bool:
+    """After a failed run: rewrite the snapshot so its ``runs`` (and ``quality_results``) include that run, its
+    published data unchanged. Write-audit-publish leaves schema ``segments`` holding the last published run
+    after a failure, so the snapshot is exported from it again, to a new file renamed into place like after a
+    publish. False (nothing written) when no run has been published or no snapshot exists yet: the first
+    publish carries the failed runs before it."""
+    if not path.exists():
+        return False
+    ensure_contract(con)
+    last = con.execute(
+        """select run_id from segments.runs where status = 'published'
+           order by as_of desc, published_at desc limit 1"""
+    ).fetchone()
+    if last is None:
+        return False
+    export_snapshot(con, path, run_id=last[0], refreshed_at=refreshed_at)
+    return True

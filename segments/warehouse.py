@@ -1,0 +1,66 @@
+"""Opening the DuckDB warehouse. Connections are short-lived: DuckDB allows one writing process, and dbt
+runs as a subprocess, so every step closes its connection before the next one starts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from segments.errors import SegmentsError
+from segments.rules.expressions import quote_identifier as quote_ident
+from segments.rules.expressions import quote_string as quote_literal
+from segments.settings import Settings
+
+__all__ = ["connect", "open_read_only", "quote_ident", "quote_literal", "table_exists"]
+
+
+@contextmanager
+def connect(settings: Settings, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    path: Path = settings.warehouse
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        str(path),
+        read_only=read_only,
+        config={"memory_limit": settings.duckdb_memory_limit, "threads": settings.duckdb_threads},
+    )
+    try:
+        con.execute("set enable_progress_bar = false")  # stdout is the summary's, or Dagster's log
+        yield con
+    finally:
+        con.close()
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, _, table = qualified.rpartition(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema or "main", table],
+        ).fetchone()[0]
+    )
+
+
+@contextmanager
+def open_read_only(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A warehouse (or the snapshot) read-only, for the commands that read it; a clear error when it is missing,
+    is not a DuckDB file, or the nightly job holds it."""
+    if not path.is_file():
+        raise SegmentsError(f"no DuckDB file at {path}: run `segments run` first, or pass its path")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as exc:
+        if "not a valid DuckDB database file" in str(exc):
+            raise SegmentsError(f"{path} is not a DuckDB file: pass the warehouse or the snapshot") from None
+        raise SegmentsError(
+            f"cannot open {path} read-only ({str(exc).splitlines()[0]}): a job is probably writing it; "
+            "try again when it has finished"
+        ) from None
+    try:
+        con.execute("set enable_progress_bar = false")  # stdout carries the output (JSON, markdown)
+        yield con
+    finally:
+        con.close()
