@@ -1,8 +1,8 @@
 """The ``segments`` command: run the nightly job, check and compare rule versions, explain a customer's
-segment, write the audit and experiment reports, make demo data.
+segment, write the audit and experiment reports, make demo data."""
 
-One module per command group; ``run`` is added by ``orchestration/cli.py`` (the installed entry point), as it
-is the one command that needs Dagster."""
+# One module per command group; ``run`` is added by orchestration/cli.py (the installed entry point), as it is
+# the one command that needs Dagster. The docstring above is the command's --help description.
 
 from __future__ import annotations
 
