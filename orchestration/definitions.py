@@ -9,7 +9,7 @@ from orchestration.assets.quality import accepted_tables, quality_checks
 from orchestration.assets.reports import run_report
 from orchestration.assets.segments import published_customer_segments, staged_customer_segments
 from orchestration.assets.transform import dbt_models, dbt_resource, run_context
-from orchestration.resources import LOCK_KEY, WarehouseLock
+from orchestration.resources import WAREHOUSE_KEY, Warehouse
 from segments.guard import record_failure
 from segments.settings import AS_OF_TAG, PROGRESS_LOGGER, Settings
 
@@ -81,7 +81,7 @@ defs = dg.Definitions(
     jobs=[nightly_segmentation],
     schedules=[nightly_segmentation_schedule],
     sensors=[record_failed_runs],
-    resources={"dbt": dbt_resource, LOCK_KEY: WarehouseLock()},
+    resources={"dbt": dbt_resource, WAREHOUSE_KEY: Warehouse()},
     executor=dg.in_process_executor,
     loggers={"progress": progress_logger, "console": dg.colored_console_logger},
 )

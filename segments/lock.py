@@ -8,7 +8,7 @@ says who holds it (run id, start, pid, host), for the refusal message and for th
 a killed run left: that run learns which run was interrupted and records it.
 
 Within one process the lock is re-entrant: the CLI takes it before Dagster starts (so a second run fails in
-seconds), and the job's ``warehouse_lock`` resource (for runs launched from the UI or the schedule) then finds
+seconds), and the job's ``warehouse`` resource (for runs launched from the UI or the schedule) then finds
 it already held by its own process.
 """
 

@@ -8,11 +8,9 @@ from datetime import datetime
 
 import dagster as dg
 
-from orchestration.resources import LOCK_KEY
+from orchestration.resources import Warehouse
 from segments.ingest.landing import find_landing_file, load_entities
 from segments.ingest.schemas import ENTITIES
-from segments.settings import Settings
-from segments.warehouse import connect
 
 
 def raw_asset_key(entity_name: str) -> dg.AssetKey:
@@ -20,7 +18,6 @@ def raw_asset_key(entity_name: str) -> dg.AssetKey:
 
 
 @dg.multi_asset(
-    required_resource_keys={LOCK_KEY},
     specs=[
         dg.AssetSpec(
             raw_asset_key(entity.name),
@@ -36,10 +33,10 @@ def raw_asset_key(entity_name: str) -> dg.AssetKey:
     ],
     can_subset=False,
 )
-def raw_tables(context: dg.AssetExecutionContext):
-    settings = Settings.from_env()
-    files = [(entity, find_landing_file(settings.landing_dir, entity)) for entity in ENTITIES.values()]
-    with connect(settings) as con:
+def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse):
+    landing_dir = warehouse.settings.landing_dir
+    files = [(entity, find_landing_file(landing_dir, entity)) for entity in ENTITIES.values()]
+    with warehouse.connect() as con:
         results = load_entities(con, files, loaded_at=datetime.now(), run_id=context.run_id)
     for result in results:
         state = "unchanged (identical file already loaded)" if result.unchanged else "loaded"

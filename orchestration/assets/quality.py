@@ -15,13 +15,12 @@ from datetime import datetime
 import dagster as dg
 
 from orchestration.assets.ingest import raw_asset_key
-from orchestration.resources import LOCK_KEY
+from orchestration.resources import Warehouse
 from segments.ingest.schemas import ENTITIES
 from segments.quality import results
 from segments.quality.gate import run_gate
 from segments.quality.suites import Suite, SuiteReport, load_suites, validate
 from segments.settings import EXPECTATIONS_DIR, Settings
-from segments.warehouse import connect
 
 SUITES = load_suites(EXPECTATIONS_DIR)
 RAW_SUITES = {s.entity: s for s in SUITES.values() if s.entity}  # by landing entity
@@ -39,7 +38,6 @@ def check_name(suite: Suite) -> str:
 
 
 @dg.multi_asset(
-    required_resource_keys={LOCK_KEY},
     specs=[
         dg.AssetSpec(
             accepted_key(entity.name),
@@ -62,10 +60,9 @@ def check_name(suite: Suite) -> str:
     ],
     can_subset=False,
 )
-def accepted_tables(context: dg.AssetExecutionContext):
-    settings = Settings.from_env()
+def accepted_tables(context: dg.AssetExecutionContext, warehouse: Warehouse):
     now = datetime.now()
-    with connect(settings) as con:
+    with warehouse.connect() as con:
         reports = run_gate(
             con,
             SUITES,
@@ -95,15 +92,14 @@ def _feature_check(suite: Suite) -> dg.AssetChecksDefinition:
     schema, table = suite.table.split(".", 1)
 
     @dg.asset_check(
-        required_resource_keys={LOCK_KEY},
         asset=dg.AssetKey([schema, table]),
         name=check_name(suite),
         description=suite.definition.get("meta", {}).get("description"),
         blocking=True,
     )
-    def run_suite(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    def run_suite(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         now = datetime.now()
-        with connect(Settings.from_env()) as con:
+        with warehouse.connect() as con:
             report = validate(con, suite, now=now)
             results.record(con, context.op_execution_context.run_id, [report], checked_at=now)
         context.log.info(report.summary())

@@ -7,18 +7,15 @@ the same key figures (Pareto, segment profiles) as asset metadata.
 import dagster as dg
 
 from orchestration.assets.segments import PUBLISHED_KEY
-from orchestration.resources import LOCK_KEY
+from orchestration.resources import Warehouse
 from segments.quality.results import write_data_docs
 from segments.reports.profiles import pareto_markdown, profiles_markdown
 from segments.reports.run_report import fetch_run_report, write_run_report
-from segments.settings import Settings
-from segments.warehouse import connect
 
 REPORT_KEY = dg.AssetKey(["reports", "run_report"])
 
 
 @dg.asset(
-    required_resource_keys={LOCK_KEY},
     key=REPORT_KEY,
     deps=[PUBLISHED_KEY],
     group_name="reports",
@@ -27,13 +24,13 @@ REPORT_KEY = dg.AssetKey(["reports", "run_report"])
     "segments (HTML with inline SVG charts, no CDN).",
     kinds={"html"},
 )
-def run_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = Settings.from_env()
-    with connect(settings) as con:
-        docs = write_data_docs(con, context.run_id, settings.reports_dir)
+def run_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    reports_dir = warehouse.settings.reports_dir
+    with warehouse.connect() as con:
+        docs = write_data_docs(con, context.run_id, reports_dir)
         # fetched once: the page and the metadata show the same figures
         report = fetch_run_report(con, context.run_id)
-        path = write_run_report(con, context.run_id, settings.reports_dir, report=report)
+        path = write_run_report(con, context.run_id, reports_dir, report=report)
     context.log.info(f"report {path}; Data Docs {docs}")
     return dg.MaterializeResult(
         metadata={

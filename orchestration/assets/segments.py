@@ -8,10 +8,9 @@ import duckdb
 
 from orchestration.assets.quality import check_result
 from orchestration.assets.transform import mart_key
-from orchestration.resources import LOCK_KEY
+from orchestration.resources import Warehouse
 from segments import features
 from segments.preflight import claim_folders
-from segments.publish.contract import ensure_contract
 from segments.publish.write_audit_publish import (
     STAGED,
     RuleVersionInfo,
@@ -36,7 +35,6 @@ from segments.rules import (
 )
 from segments.rules.diff import diff_rule_sets
 from segments.settings import Settings
-from segments.warehouse import connect
 
 STAGED_KEY = dg.AssetKey(["segments_staging", "customer_segments"])
 PUBLISHED_KEY = dg.AssetKey(["segments", "customer_segments"])
@@ -60,7 +58,6 @@ def version_info(rule_set: RuleSet) -> RuleVersionInfo:
 
 
 @dg.asset(
-    required_resource_keys={LOCK_KEY},
     key=STAGED_KEY,
     deps=[mart_key(t) for t in features.FEATURE_TABLES],
     group_name="segments",
@@ -76,10 +73,10 @@ def version_info(rule_set: RuleSet) -> RuleVersionInfo:
         ),
     ],
 )
-def staged_customer_segments(context: dg.AssetExecutionContext):
-    settings = Settings.from_env()
+def staged_customer_segments(context: dg.AssetExecutionContext, warehouse: Warehouse):
+    settings = warehouse.settings
     as_of = settings.resolve_as_of(context.run.tags)
-    with connect(settings) as con:
+    with warehouse.connect() as con:
         tables = features.catalogue_from_warehouse(con)
         rule_sets = load_rule_versions(
             settings.rules_dir, features.entity_columns(tables), required_schemes=REQUIRED_SCHEMES
@@ -88,7 +85,6 @@ def staged_customer_segments(context: dg.AssetExecutionContext):
         challenger = challenger_for(rule_sets, rules)
         for rule_set in rule_sets:  # a version once used is immutable, even when it is no longer in force
             check_rule_version_unchanged(con, version_info(rule_set))
-        ensure_contract(con)
         experiment = f", experiment {rules.experiment.name}" if rules.experiment else ""
         context.log.info(f"rule version {rules.version} ({rules.path.name}) as of {as_of}{experiment}")
         for future in (r for r in rule_sets if r.role == "champion" and r.effective_from > as_of):
@@ -232,7 +228,6 @@ def _previous_challenger(
 
 
 @dg.asset(
-    required_resource_keys={LOCK_KEY},
     key=PUBLISHED_KEY,
     deps=[STAGED_KEY],
     group_name="segments",
@@ -240,10 +235,12 @@ def _previous_challenger(
     "a read-only snapshot file is replaced after each publish.",
     kinds={"duckdb"},
 )
-def published_customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = Settings.from_env()
+def published_customer_segments(
+    context: dg.AssetExecutionContext, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    settings = warehouse.settings
     as_of = settings.resolve_as_of(context.run.tags)
-    with connect(settings) as con:
+    with warehouse.connect() as con:
         staged = con.execute(f"select * from {STAGED_RULES} order by effective_from").fetchall()
         infos = {row[0]: (RuleVersionInfo(*row[:8]), row[8], row[9]) for row in staged}
         champion = next(info for info, used_as, _ in infos.values() if used_as == "champion")

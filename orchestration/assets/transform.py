@@ -35,11 +35,10 @@ from dagster_dbt import (
 from packaging import version
 
 from orchestration.assets.quality import ACCEPTED_KEYS
-from orchestration.resources import LOCK_KEY, WarehouseLock
+from orchestration.resources import Warehouse
 from segments.dbt_manifest import ensure_manifest
 from segments.errors import TransformError
-from segments.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
-from segments.warehouse import connect
+from segments.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 # `dagster dev`: re-parse on reload when the dbt project changed. Not dagster-dbt's prepare_if_dev(): it runs
@@ -90,7 +89,6 @@ class SegmentsDbtCliResource(DbtCliResource):
 
 
 @dg.asset(
-    required_resource_keys={LOCK_KEY},
     key=RUN_CONTEXT_KEY,
     deps=ACCEPTED_KEYS,
     group_name="pipeline",
@@ -99,10 +97,9 @@ class SegmentsDbtCliResource(DbtCliResource):
     "marts were built by.",
     kinds={"duckdb"},
 )
-def run_context(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = Settings.from_env()
-    as_of = settings.resolve_as_of(context.run.tags)
-    with connect(settings) as con:
+def run_context(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    as_of = warehouse.settings.resolve_as_of(context.run.tags)
+    with warehouse.connect() as con:
         write_run_context(con, run_id=context.run_id, as_of=as_of, written_at=datetime.now())
     return dg.MaterializeResult(metadata={"as_of": as_of.isoformat(), "dagster/row_count": 1})
 
@@ -126,9 +123,9 @@ def write_run_context(
 def dbt_models(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,
-    warehouse_lock: WarehouseLock,  # held for the whole run; dbt writes the warehouse
+    warehouse: Warehouse,
 ) -> Iterator[Any]:
-    settings = Settings.from_env()
+    settings = warehouse.settings
     settings.export_to_environ()  # profiles.yml reads SEGMENTS_WAREHOUSE: same file as every Python step
     context.log.info(f"dbt build as of {settings.resolve_as_of(context.run.tags)}")
     invocation = dbt.cli(NIGHTLY_BUILD, context=context, raise_on_error=False)

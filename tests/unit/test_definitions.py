@@ -5,8 +5,13 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from orchestration.assets.ingest import raw_tables
 from orchestration.definitions import defs, nightly_segmentation_schedule
+from orchestration.resources import WAREHOUSE_KEY, Warehouse
+from segments import lock
 from segments.settings import AS_OF_TAG
+from tests.conftest import query
+from tests.fixtures import handcrafted
 
 
 def test_job_covers_every_stage():
@@ -48,3 +53,20 @@ def test_schedule_runs_nightly_with_the_scheduled_day_as_as_of():
     request = nightly_segmentation_schedule.evaluate_tick(context).run_requests[0]
     assert request.tags[AS_OF_TAG] == "2026-11-22"
     assert request.run_key == "2026-11-22"
+
+
+def test_the_warehouse_is_a_resource_that_materialize_is_given(pipeline_env, tmp_path):
+    """A test or a backfill names the warehouse and its landing folder on the resource; nothing is read from
+    or written to the environment's warehouse, and the run's lock is released when it ends."""
+    assert isinstance(defs.resources[WAREHOUSE_KEY], Warehouse)
+    landing = handcrafted.write_landing(tmp_path / "elsewhere" / "landing")
+    warehouse = tmp_path / "elsewhere" / "wh.duckdb"
+    result = dg.materialize(
+        [raw_tables],
+        resources={WAREHOUSE_KEY: Warehouse(path=str(warehouse), landing_dir=str(landing))},
+        tags={AS_OF_TAG: handcrafted.AS_OF.isoformat()},
+    )
+    assert result.success
+    assert query(warehouse, "select count(*) from raw.crm_accounts") == [(len(handcrafted.ACCOUNTS),)]
+    assert not (pipeline_env / "warehouse.duckdb").exists()
+    assert lock.read_holder(warehouse) is None
