@@ -1,14 +1,15 @@
 """What a run does before its first write, and who may write at all.
 
-``claim`` takes the warehouse's lock (a second run is refused at once, naming the holder), runs the
-preflight checks (``preflight.check``), and tidies up after a run whose process died: it is recorded as
+``claim`` takes the warehouse's lock (a second run is refused at once, naming the holder), brings the
+warehouse's tables to this release's schema version (``contract.migrate``), runs the preflight checks
+(``preflight.check``), and tidies up after a run whose process died: it is recorded as
 failed ("interrupted"), and temporary files it left next to the snapshot and the reports are removed.
 A run refused because the warehouse was locked cannot write to it (the holder does), nor can the failure of a
 run that is recorded while another run holds it: such records are kept in ``<warehouse>.unrecorded.jsonl``
 and moved into ``segments.runs`` by the next run that holds the lock.
 
 Used by ``runner.run_job`` (the CLI, the benchmark, the tests) before Dagster starts, and by the job's
-``warehouse_lock`` resource for runs launched from the UI or the schedule.
+``warehouse`` resource for runs launched from the UI or the schedule.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pathlib import Path
 import duckdb
 
 from segments import lock, preflight
+from segments.contract import migrate, schema_version
+from segments.contract.migrations import Migration
 from segments.publish.snapshot import refresh_snapshot_runs
 from segments.publish.write_audit_publish import record_failed_run
 from segments.quality.results import write_data_docs
@@ -65,6 +68,8 @@ def claim(settings: Settings, *, run_id: str, as_of: date, accept_drift: bool = 
         return
     try:
         _recover(settings, interrupted)
+        with connect(settings) as con:  # once per run, before anything reads the tables Python owns
+            migrate(con)
         preflight.check(settings, as_of)
     except preflight.PreflightError as exc:
         _record_refusal(settings, run_id=run_id, as_of=as_of, reason=str(exc), accept_drift=accept_drift)
@@ -73,6 +78,20 @@ def claim(settings: Settings, *, run_id: str, as_of: date, accept_drift: bool = 
     except BaseException:
         lock.release(settings.warehouse)
         raise
+
+
+def migrate_warehouse(settings: Settings) -> tuple[int | None, list[Migration]]:
+    """``segments migrate``: under the lock, like a run (a run holding it refuses this at once, naming the
+    run), bring the warehouse to this release's schema version. Returns the version it was at and the
+    migrations applied. A run that died holding the lock is recorded first, as the next run would."""
+    interrupted = lock.acquire(settings.warehouse, run_id="segments-migrate")
+    try:
+        _recover(settings, interrupted)
+        with connect(settings) as con:
+            before = schema_version(con)
+            return before, migrate(con)
+    finally:
+        lock.release(settings.warehouse)
 
 
 def keep_for_later(

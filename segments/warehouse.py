@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from segments.contract import require_current
 from segments.errors import SegmentsError
 from segments.rules.expressions import quote_identifier as quote_ident
 from segments.rules.expressions import quote_string as quote_literal
@@ -61,6 +62,7 @@ def open_read_only(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         ) from None
     try:
         con.execute("set enable_progress_bar = false")  # stdout carries the output (JSON, markdown)
+        require_current(con, path)  # read-only: an older warehouse cannot be migrated here, only named
         yield con
     finally:
         con.close()

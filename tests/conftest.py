@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -62,3 +65,20 @@ def _restore_settings_environment():
             os.environ.pop(name, None)
         else:
             os.environ[name] = saved[name]
+
+
+@contextlib.contextmanager
+def held_elsewhere(warehouse: Path, run_id: str):
+    """Another process holding the warehouse's lock for the block."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from segments import lock\n"
+         "lock.acquire(Path(sys.argv[1]), run_id=sys.argv[2]); print('held', flush=True); time.sleep(600)",
+         str(warehouse), run_id],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()

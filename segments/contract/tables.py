@@ -1,19 +1,36 @@
-"""The tables Python owns in schema ``segments`` (the published contract), and bringing an older warehouse's
-tables up to it.
+"""The tables Python owns (the landing bookkeeping in schema ``raw`` and the published contract in schema
+``segments``), as they are at the current schema version (``segments.contract.migrations`` gets a warehouse
+there).
 
 Marketing tools and auditors depend on these names and types: columns are only ever appended, never renamed or
-reordered, and a type changes only by a listed migration.
+reordered, and a type changes only by a numbered migration.
 """
 
 from __future__ import annotations
 
-import re
-
-import duckdb
+# What the job keeps beside the landing tables in schema raw (written by ingest and the quality gate; never
+# published). Timestamps here are naive local time, as the landing files' loaded_at.
+RAW_DDL: dict[str, str] = {
+    # One row per loaded landing file (an unchanged file is not loaded again).
+    "raw._loads": """
+        entity varchar not null, file_name varchar not null, sha256 varchar not null,
+        rows bigint not null, loaded_at timestamp not null, run_id varchar, encoding varchar""",
+    # Rows the quality gate set aside. source_line: the line in a CSV file (header = 1), NULL for Parquet;
+    # source_row: 1-based data row.
+    "raw._quarantine": """
+        run_id varchar not null, entity varchar not null, natural_key varchar, expectation varchar not null,
+        column_name varchar not null, offending_value varchar, source_file varchar not null,
+        source_line bigint, source_row bigint not null, loaded_at timestamp not null,
+        quarantined_at timestamp not null""",
+    # Per load, the measures the anomaly checks compare with earlier loads.
+    "raw._load_profiles": """
+        entity varchar not null, loaded_at timestamp not null, sha256 varchar not null,
+        measure varchar not null, value double, profiled_at timestamp not null""",
+}
 
 # The published contract. Marketing tools and auditors depend on these names and types. Columns are only ever
 # appended (a warehouse made by an older release gets them with ALTER TABLE), never renamed or reordered; a
-# type changes only by a migration listed in MIGRATED_TYPES (e.g. timestamp -> timestamptz), in place.
+# type changes only by a numbered migration (e.g. timestamp -> timestamptz), in place.
 # "key" columns are NOT NULL in a new warehouse; columns added later are nullable in a migrated one.
 # Timestamps are timestamptz: an instant, whatever the reader's zone.
 DDL: dict[str, str] = {
@@ -123,68 +140,6 @@ KEYS = {
 # by construction (the audit, same-day replacement) but not declared: DuckDB's index on 6M md5 keys made the
 # snapshot 4x larger (127 -> 550 MiB) and its export 50 s slower, more than the whole publish takes at 1M.
 SNAPSHOT_KEYS = {"runs": "run_id", "rule_versions": "rule_version"}
-# Type migrations of an older warehouse: (its type as DuckDB reports it, the contract's type). Naive timestamps
-# were written as the writing machine's local time (datetime.now()); DuckDB reads them in its session time
-# zone, which is the machine's own unless TimeZone is set, so they keep their instant.
-MIGRATED_TYPES = {("TIMESTAMP", "timestamptz")}
-# Before history_key is backfilled: drop the zero-length entries older releases left when a day had two runs
-# (the earlier run's entry, valid_from = valid_to). No date's answer changes: such an entry was never in
-# force. The runs and their segment_changes keep the record.
-_SUPERSEDED_SAME_DAY = """
-delete from segments.segment_history_entries where rowid in (
-    select rowid from segments.segment_history_entries
-    qualify row_number() over (partition by scheme, entity_id, valid_from
-                               order by recorded_at desc, rowid desc) > 1)"""
 
-# Values for rows written before a column existed (a warehouse made by an older release).
-BACKFILL = {
-    "segments.customer_segments": {"entity": "'customer'", "entity_id": "customer_id", "arm": "'champion'"},
-    "segments.segment_history_entries": {"entity": "'customer'", "entity_id": "customer_id"},
-    "segments.segment_changes": {"entity": "'customer'", "entity_id": "customer_id"},
-    "segments.rule_versions": {"role": "'champion'"},
-}
-for _table, (_column, _natural) in KEYS.items():
-    BACKFILL[_table][_column] = key_sql(*_natural)
-
-
-def _columns(ddl: str) -> list[tuple[str, str, bool]]:
-    """(name, type, not null) of a DDL column list (constraints like ``primary key (..)`` skipped)."""
-    columns = []
-    for part in re.split(r",(?![^()]*\))", ddl):
-        words = part.split()
-        if not words or words[0] == "primary":
-            continue
-        columns.append((words[0], words[1], "not null" in part))
-    return columns
-
-
-def ensure_contract(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the published tables, or bring those of an older release up to the contract."""
-    con.execute("create schema if not exists segments")
-    con.execute("create schema if not exists segments_staging")
-    for table, ddl in DDL.items():
-        con.execute(f"create table if not exists {table} ({ddl})")
-        schema, name = table.split(".")
-        existing = {
-            column: (nullable, type_)
-            for column, nullable, type_ in con.execute(
-                "select column_name, is_nullable, data_type from information_schema.columns "
-                "where table_schema = ? and table_name = ?",
-                [schema, name],
-            ).fetchall()
-        }
-        for column, type_, not_null in _columns(ddl):
-            if column not in existing:
-                if column == "history_key":
-                    con.execute(_SUPERSEDED_SAME_DAY)
-                con.execute(f"alter table {table} add column {column} {type_}")
-                fill = BACKFILL.get(table, {}).get(column)
-                if fill:
-                    con.execute(f"update {table} set {column} = {fill} where {column} is null")
-                continue
-            nullable, old_type = existing[column]
-            if (old_type, type_) in MIGRATED_TYPES:
-                con.execute(f"alter table {table} alter column {column} type {type_}")
-            if not not_null and nullable == "NO":
-                con.execute(f"alter table {table} alter column {column} drop not null")
-    con.execute(HISTORY_VIEW)
+# Every table Python owns, in the order a new warehouse creates them.
+TABLES: dict[str, str] = {**RAW_DDL, **DDL}

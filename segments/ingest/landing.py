@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from segments.contract import migrate
 from segments.errors import IngestError
 from segments.ingest import csv_dialect
 from segments.ingest.schemas import Entity
@@ -75,18 +76,6 @@ def file_sha256(path: Path) -> str:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def ensure_loads_table(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema if not exists raw")
-    con.execute(
-        f"""create table if not exists {LOADS_TABLE} (
-            entity varchar not null, file_name varchar not null, sha256 varchar not null,
-            rows bigint not null, loaded_at timestamp not null, run_id varchar, encoding varchar
-        )"""
-    )
-    # warehouses created before the column existed
-    con.execute(f"alter table {LOADS_TABLE} add column if not exists encoding varchar")
 
 
 def load_entity(
@@ -318,9 +307,9 @@ def _write(
         return {}
     results: dict[int, LoadResult] = {}
     current = next(iter(checked.values()))  # the file an error is reported against
+    migrate(con)  # a no-op once the run has migrated the warehouse
     con.execute("begin transaction")
     try:
-        ensure_loads_table(con)
         for index, current in checked.items():
             results[index] = _replace_table(con, current, loaded_at, run_id)
         con.execute("commit")

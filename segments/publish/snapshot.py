@@ -10,8 +10,9 @@ from pathlib import Path
 
 import duckdb
 
+from segments.contract import migrate
+from segments.contract.tables import SNAPSHOT_KEYS
 from segments.errors import PublishError
-from segments.publish.contract import SNAPSHOT_KEYS, ensure_contract
 from segments.warehouse import quote_literal
 
 SNAPSHOT_TABLES = (
@@ -78,7 +79,7 @@ def refresh_snapshot_runs(
     publish carries the failed runs before it."""
     if not path.exists():
         return False
-    ensure_contract(con)
+    migrate(con)
     last = con.execute(
         """select run_id from segments.runs where status = 'published'
            order by as_of desc, published_at desc limit 1"""

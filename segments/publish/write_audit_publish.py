@@ -21,8 +21,9 @@ from pathlib import Path
 
 import duckdb
 
+from segments.contract import migrate
+from segments.contract.tables import key_sql
 from segments.errors import PublishError
-from segments.publish.contract import ensure_contract, key_sql
 from segments.publish.snapshot import export_snapshot
 from segments.rules import RuleSet, load_rule_file
 from segments.warehouse import table_exists
@@ -83,7 +84,7 @@ def recorded_rule_version(
 
 def check_rule_version_unchanged(con: duckdb.DuckDBPyConnection, rules: RuleVersionInfo) -> None:
     """A rule version, once used, is immutable: auditors rely on version -> text."""
-    ensure_contract(con)
+    migrate(con)
     row = con.execute(
         "select rules_sha256, first_used_run_id from segments.rule_versions where rule_version = ?",
         [rules.version],
@@ -190,7 +191,7 @@ def publish(
     used, ``challenger`` the challenger of its ``experiment``. ``accept_drift``: a person ran with
     ``--accept-drift``; what it let through (from this run's quality results) is recorded with the run.
     """
-    ensure_contract(con)
+    migrate(con)
     last = con.execute("select max(as_of) from segments.runs where status = 'published'").fetchone()[0]
     if last is not None and as_of < last:
         raise PublishError(
@@ -358,7 +359,7 @@ def record_failed_run(
     """Keep a run that did not publish in ``segments.runs`` (and why); published data is not touched.
     ``status``: 'failed' (it started and stopped), or 'refused' (it was stopped before its first write: its
     input fingerprint would be another run's, so none is recorded)."""
-    ensure_contract(con)
+    migrate(con)
     inputs = input_fingerprint(con) if status == "failed" else None
     con.execute(
         f"""insert into segments.runs ({RUN_COLUMNS})

@@ -32,15 +32,6 @@ ROWS = "rows"
 NULL_RATE = "null_rate:"  # + column
 
 
-def ensure_profiles_table(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema if not exists raw")
-    con.execute(
-        f"""create table if not exists {PROFILES_TABLE} (
-            entity varchar not null, loaded_at timestamp not null, sha256 varchar not null,
-            measure varchar not null, value double, profiled_at timestamp not null)"""
-    )
-
-
 def current_load(con: duckdb.DuckDBPyConnection, entity: str) -> tuple[datetime, str] | None:
     """(loaded_at, sha256) of the load now in ``raw.<entity>``."""
     return con.execute(

@@ -21,6 +21,7 @@ from datetime import datetime
 
 import duckdb
 
+from segments.contract import migrate
 from segments.ingest.schemas import ENTITIES
 from segments.quality import anomalies
 from segments.quality.suites import Outcome, Suite, SuiteReport, unexpected_rows_sql, validate
@@ -29,18 +30,6 @@ from segments.warehouse import quote_literal
 QUARANTINE_TABLE = "raw._quarantine"
 ACCEPTED_SCHEMA = "accepted"
 LINEAGE = ("_source_file", "_source_row", "_loaded_at")
-
-
-def ensure_quarantine_table(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema if not exists raw")
-    # source_line: the line in a CSV file (header = 1), NULL for Parquet; source_row: 1-based data row.
-    con.execute(
-        f"""create table if not exists {QUARANTINE_TABLE} (
-            run_id varchar not null, entity varchar not null, natural_key varchar, expectation varchar not null,
-            column_name varchar not null, offending_value varchar, source_file varchar not null,
-            source_line bigint, source_row bigint not null, loaded_at timestamp not null,
-            quarantined_at timestamp not null)"""
-    )
 
 
 def accepted_relation(entity: str) -> str:
@@ -56,8 +45,7 @@ def run_gate(
     accept_drift: bool = False,
 ) -> dict[str, SuiteReport]:
     """Check every landing entity; returns a report per entity (quarantine, expectations, anomalies)."""
-    ensure_quarantine_table(con)
-    anomalies.ensure_profiles_table(con)
+    migrate(con)
     con.execute(f"create schema if not exists {ACCEPTED_SCHEMA}")
     con.execute(f"delete from {QUARANTINE_TABLE} where run_id = ?", [run_id])  # a retried step starts over
     reports = {}

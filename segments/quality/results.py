@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from segments.publish.contract import ensure_contract
+from segments.contract import migrate
 from segments.quality import drift
 from segments.quality.data_docs import write_data_docs as render
 from segments.quality.gate import QUARANTINE_TABLE
@@ -34,7 +34,7 @@ def record(
     con: duckdb.DuckDBPyConnection, run_id: str, reports: list[SuiteReport], *, checked_at: datetime
 ) -> None:
     """Replace this run's rows of these suites (a retried step writes its results once)."""
-    ensure_contract(con)
+    migrate(con)
     for report in reports:
         con.execute(
             f"delete from {RESULTS_TABLE} where run_id = ? and suite = ?", [run_id, report.suite.name]

@@ -2,7 +2,7 @@
 
 ``segments report rules [--out DIR]`` writes ``rules_report.html`` (self-contained, works offline) and
 ``rules_report.md`` (for a pull request or an audit file). Both come from the published contract in schema
-``segments`` (see ``segments.publish.contract.DDL``):
+``segments`` (see ``segments.contract.tables.DDL``):
 
 - ``rule_versions``: each version's file text, hash, author, effective date and role;
 - ``runs``: the published runs that used it (as champion, or as challenger of an experiment);

@@ -83,12 +83,12 @@ def test_demo_data_defaults_to_the_landing_setting(pipeline_env, capsys):
 def test_runs_table_lines_up_for_any_values(tmp_path, capsys):
     import duckdb
 
-    from segments.publish.contract import ensure_contract
+    from segments.contract import migrate
     from segments.publish.write_audit_publish import record_failed_run
 
     path = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(path)) as con:
-        ensure_contract(con)
+        migrate(con)
         con.execute(
             """insert into segments.runs (run_id, as_of, rule_version, challenger_version, status,
                    output_fingerprint, input_fingerprint, published_at)

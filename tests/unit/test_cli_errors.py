@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from orchestration.cli import main
-from segments.publish.contract import ensure_contract
+from segments.contract import migrate
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def places(pipeline_env: Path, tmp_path: Path) -> dict[str, str]:
         con.execute("create table marts.contact_features (contact_id varchar, customer_id varchar)")
     runs = tmp_path / "runs.duckdb"  # the published contract (segments.runs), no runs yet
     with duckdb.connect(str(runs)) as con:
-        ensure_contract(con)
+        migrate(con)
     transactions = tmp_path / "transactions.csv"
     transactions.write_text("customer_id,date,amount\nc1,2026-01-01,10\n", encoding="utf-8")
     return {

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import shutil
-import subprocess
-import sys
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -17,10 +14,10 @@ import pytest
 from orchestration.cli import main
 from orchestration.runner import run_job
 from segments import guard, lock
+from segments.contract import migrate
 from segments.preflight import OWNER_FILE, PreflightError, check
-from segments.publish.contract import ensure_contract
 from segments.settings import DEFAULT_RULES_DIR, Settings
-from tests.conftest import point_settings_at, query
+from tests.conftest import held_elsewhere, point_settings_at, query
 from tests.fixtures import handcrafted
 
 AS_OF = date(2026, 12, 2)
@@ -40,7 +37,7 @@ def used_warehouse(path: Path, *, published: date, version: str = "2026-12-01", 
     """A warehouse that published ``version`` (recorded with ``sha``) as of ``published``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
-    ensure_contract(con)
+    migrate(con)
     con.execute(
         "insert into segments.rule_versions (rule_version, rules_sha256, file_name, file_text, effective_from, "
         "first_used_run_id, recorded_at, role) values (?, ?, ?, 'text', ?, 'run-1', ?, 'champion')",
@@ -131,23 +128,6 @@ def test_rules_validate_reports_an_edited_version_that_was_already_used(env, cap
     assert main(["rules", "validate", "--no-data"]) == 1
     err = capsys.readouterr().err
     assert "error: 2026-12-01.yaml: rule version 2026-12-01 was already used (run run-1)" in err
-
-
-@contextlib.contextmanager
-def held_elsewhere(warehouse: Path, run_id: str):
-    """Another process holding the warehouse's lock for the block."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from segments import lock\n"
-         "lock.acquire(Path(sys.argv[1]), run_id=sys.argv[2]); print('held', flush=True); time.sleep(600)",
-         str(warehouse), run_id],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        yield
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_a_run_refused_while_the_warehouse_was_locked_is_shown_and_then_recorded(env, tmp_path, capsys):

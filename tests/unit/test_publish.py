@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime
 import duckdb
 import pytest
 
+from segments.contract import migrate
+from segments.contract.tables import DDL, KEYS
 from segments.errors import PublishError
-from segments.publish.contract import DDL, KEYS, ensure_contract
 from segments.publish.snapshot import refresh_snapshot_runs
 from segments.publish.write_audit_publish import (
     STAGED,
@@ -25,7 +26,7 @@ RULES = RuleVersionInfo("v1", "a" * 64, "v1.yaml", "version: v1", date(2026, 1, 
 
 
 def stage(con, run_id: str, as_of: date, segments: dict[str, str], rules: RuleVersionInfo = RULES) -> None:
-    ensure_contract(con)
+    migrate(con)
     con.execute(
         f"create or replace table {STAGED} as select * exclude (segment_key) from segments.customer_segments limit 0"
     )
@@ -315,7 +316,7 @@ def test_an_older_warehouse_is_migrated_to_the_contract(tmp_path):
         "insert into segments.customer_segments values ('c1', 'tier', 'Gold', 'gold', 'act', 'email', "
         "'sales', 1, 'v1', 'aa', 'r0', date '2026-01-01', timestamp '2026-01-01')"
     )
-    ensure_contract(con)
+    migrate(con)
     assert con.execute("select entity, entity_id, arm from segments.customer_segments").fetchall() == [
         ("customer", "c1", "champion")
     ]
@@ -529,7 +530,7 @@ def test_an_older_warehouse_gets_keys_and_zoned_timestamps(tmp_path):
            values ('r0b', date '2026-01-01', 'published', ?)""",
         [datetime(2026, 1, 1, 4)],
     )
-    ensure_contract(con)
+    migrate(con)
 
     assert con.execute("select published_at from segments.runs").fetchone() == (
         local(datetime(2026, 1, 1, 4)),

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from segments.publish.contract import ensure_contract
+from segments.contract import migrate
 from segments.quality import anomalies
 from segments.quality.drift import segment_size_drift
 from segments.quality.suites import Suite
@@ -50,7 +50,7 @@ def load(con, loaded_at: datetime, rows: list[tuple[int, float | None]]) -> None
         "insert into raw._loads values ('sales_order_lines', 'f.csv', ?, ?, ?, 'r', 'utf-8')",
         [loaded_at.isoformat(), len(rows), loaded_at],
     )
-    anomalies.ensure_profiles_table(con)
+    migrate(con)
 
 
 def check(con, s: Suite) -> list:
@@ -137,7 +137,7 @@ def staged(con, sizes: dict[str, int]) -> None:
 @pytest.fixture
 def con():
     connection = duckdb.connect()
-    ensure_contract(connection)
+    migrate(connection)
     yield connection
     connection.close()
 

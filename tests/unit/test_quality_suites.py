@@ -8,9 +8,10 @@ from datetime import datetime
 import duckdb
 import pytest
 
+from segments.contract import migrate
 from segments.errors import QualityError
 from segments.ingest.schemas import ENTITIES
-from segments.quality.gate import check_entity, ensure_quarantine_table, run_gate
+from segments.quality.gate import check_entity, run_gate
 from segments.quality.suites import load_suite, load_suites, unexpected_rows_sql, validate
 from segments.settings import EXPECTATIONS_DIR
 
@@ -72,10 +73,7 @@ def con():
     for entity in ENTITIES:  # empty until a test fills one
         raw_table(connection, entity, [])
         connection.execute(f"create view accepted.{entity} as select * from raw.{entity}")
-    ensure_quarantine_table(connection)
-    from segments.quality import anomalies
-
-    anomalies.ensure_profiles_table(connection)
+    migrate(connection)
     yield connection
     connection.close()
 

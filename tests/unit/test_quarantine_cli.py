@@ -10,9 +10,8 @@ import duckdb
 import pytest
 
 from orchestration.cli import main
+from segments.contract import migrate
 from segments.ingest.schemas import ENTITIES
-from segments.publish.contract import ensure_contract
-from segments.quality.gate import ensure_quarantine_table
 from tests.conftest import point_settings_at
 
 OLD_RUN = "run-20261001-aaaa"
@@ -56,10 +55,10 @@ RESULTS = [
 ]  # fmt: skip
 
 
-def build_quality_warehouse(con: duckdb.DuckDBPyConnection, *, with_quarantine: bool = True) -> None:
+def build_quality_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     """Two runs with quality results; the newer one quarantined 2 orders (still in raw) and a contact (whose
     load has been replaced) and let a row-count drop through with --accept-drift."""
-    ensure_contract(con)
+    migrate(con)
     con.execute("create schema if not exists raw")
     orders = ENTITIES["sales_orders"]
     columns = ", ".join(f"{name} {type_}" for name, type_ in orders.columns.items())
@@ -76,13 +75,11 @@ def build_quality_warehouse(con: duckdb.DuckDBPyConnection, *, with_quarantine: 
         "_source_row bigint, _loaded_at timestamp)"
     )
     con.execute("insert into raw.crm_contacts values ('P-7', 'new@x.se', 'contacts.parquet', 7, ?)", [LOAD])
-    if with_quarantine:
-        ensure_quarantine_table(con)
-        for *values, loaded_at in QUARANTINE:
-            con.execute(
-                "insert into raw._quarantine values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [*values, loaded_at, loaded_at.replace(minute=5)],
-            )
+    for *values, loaded_at in QUARANTINE:
+        con.execute(
+            "insert into raw._quarantine values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [*values, loaded_at, loaded_at.replace(minute=5)],
+        )
     for i, row in enumerate(RESULTS):
         checked = datetime(2026, 10 if row[0] == OLD_RUN else 11, 1, 2, 10, i)
         con.execute(
@@ -224,8 +221,7 @@ def test_unknown_run_and_no_quarantine_are_one_line_errors(warehouse, tmp_path, 
     code, _, err = run(capsys, "quality", "--run", "run-2026", "--warehouse", str(warehouse))
     assert code == 1 and "ambiguous" in err
     fresh = tmp_path / "fresh.duckdb"
-    with duckdb.connect(str(fresh)) as con:
-        build_quality_warehouse(con, with_quarantine=False)
+    duckdb.connect(str(fresh)).close()  # a warehouse no run has used yet
     for argv in (["quarantine", "list"], ["quarantine", "show", "sales_orders"]):
         code, _, err = run(capsys, *argv, "--warehouse", str(fresh))
         assert (code, err) == (1, "error: no quarantine yet: run `segments run` first\n")

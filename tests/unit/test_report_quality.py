@@ -121,6 +121,12 @@ def test_the_run_report_has_the_section_right_after_run():
                    false, false, null, ?)""",
         [RUN_ID, UNIQUE, datetime(2026, 11, 1, 2)],
     )
+    for row in range(1, 5):  # the rows the gate set aside, as a run records them
+        report_con.execute(
+            "insert into raw._quarantine values (?, 'sales_orders', 'O-1', ?, 'order_id', 'O-1', 'sales_orders.csv', "
+            "?, ?, ?, ?)",
+            [RUN_ID, UNIQUE, row + 1, row, datetime(2026, 11, 1, 2), datetime(2026, 11, 1, 2)],
+        )
     report = fetch_run_report(report_con, RUN_ID)
     assert report.quality.quarantine == [QuarantineReason("sales_orders", UNIQUE, "order_id", 4)]
     html = render_run_report(report)

@@ -10,7 +10,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from segments.publish.contract import ensure_contract
+from segments.contract import migrate
 from segments.reports import md_code, md_table, md_text, write_text_atomic
 from segments.reports.experiment import experiment_report, render
 from segments.reports.html import esc, line_chart, nice_ticks
@@ -98,7 +98,7 @@ def run_row(run_id, as_of, version, status="published", experiment=None, challen
 @pytest.fixture
 def con() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    ensure_contract(con)
+    migrate(con)
     d1, d2, d3 = date(2026, 1, 15), date(2026, 2, 1), date(2026, 2, 2)
     insert(
         con,
@@ -348,7 +348,7 @@ def test_write_rules_report_atomically(con, tmp_path):
 def test_rules_report_of_a_fresh_warehouse(tmp_path, contract):
     con = duckdb.connect()
     if contract:
-        ensure_contract(con)
+        migrate(con)
     audit = fetch_rules_audit(con, today=TODAY)
     assert (audit.versions, audit.sizes, audit.published_runs, audit.latest_run) == ([], [], 0, None)
     html_path, md_path = write_rules_report(con, tmp_path)
