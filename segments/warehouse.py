@@ -11,9 +11,9 @@ import duckdb
 
 from segments.contract import require_current
 from segments.errors import SegmentsError
-from segments.rules.expressions import quote_identifier as quote_ident
-from segments.rules.expressions import quote_string as quote_literal
 from segments.settings import Settings
+from segments.sql import quote_identifier as quote_ident
+from segments.sql import quote_string as quote_literal
 
 __all__ = ["connect", "open_read_only", "quote_ident", "quote_literal", "table_exists"]
 

@@ -33,9 +33,11 @@ from datetime import UTC, date, datetime
 
 import duckdb
 
+from segments.sql import quote_identifier, quote_string
+
 from .errors import RuleError, RuleValidationError
 from .explain import scheme_columns
-from .expressions import parse_condition, quote_identifier, quote_string
+from .expressions import parse_condition
 from .loader import display_path
 from .model import CHANNELS, ENTITIES, RuleSet, Scheme
 

@@ -27,8 +27,10 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
+from segments.sql import quote_identifier
+
 from .errors import RuleError, RuleValidationError
-from .expressions import DIALECT, Condition, guard_divisions, parse_condition, quote_identifier
+from .expressions import DIALECT, Condition, guard_divisions, parse_condition
 from .model import Scheme
 
 __all__ = ["PartTrace", "RuleTrace", "SchemeTrace", "format_trace", "scheme_columns", "trace_scheme"]

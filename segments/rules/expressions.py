@@ -359,13 +359,3 @@ def guard_divisions(tree: exp.Expression) -> exp.Expression:
             continue
         node.set("expression", exp.Nullif(this=divisor.copy(), expression=exp.Literal.number(0)))
     return tree
-
-
-def quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_string(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("NUL characters cannot be used in SQL text")
-    return "'" + value.replace("'", "''") + "'"

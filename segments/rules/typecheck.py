@@ -6,7 +6,9 @@ from collections.abc import Mapping
 
 import duckdb
 
-from .expressions import Condition, quote_identifier
+from segments.sql import quote_identifier
+
+from .expressions import Condition
 
 _FORBIDDEN_IN_TYPES = (";", "--", "/*")
 

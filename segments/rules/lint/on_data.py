@@ -7,7 +7,9 @@ from itertools import combinations
 
 import duckdb
 
-from ..expressions import parse_condition, quote_identifier, quote_string
+from segments.sql import quote_identifier, quote_string
+
+from ..expressions import parse_condition
 from ..loader import display_path
 from ..model import DefaultRule, Rule, RuleSet, Scheme
 from .findings import LintFinding, _names, _plural
