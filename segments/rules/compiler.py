@@ -34,8 +34,8 @@ from datetime import UTC, date, datetime
 import duckdb
 
 from .errors import RuleError, RuleValidationError
-from .explain import scheme_columns
 from .expressions import parse_condition, quote_identifier, quote_string
+from .leaves import scheme_columns
 from .loader import display_path
 from .model import CHANNELS, ENTITIES, RuleSet, Scheme
 
