@@ -11,7 +11,8 @@ import pytest
 from segments.errors import QualityError
 from segments.ingest.schemas import ENTITIES
 from segments.quality.gate import check_entity, ensure_quarantine_table, run_gate
-from segments.quality.suites import load_suite, load_suites, unexpected_rows_sql, validate
+from segments.quality.suites import load_suite, load_suites
+from segments.quality.validation import unexpected_rows_sql, validate
 from segments.settings import EXPECTATIONS_DIR
 
 NOW = datetime(2026, 11, 1, 12, 0)
