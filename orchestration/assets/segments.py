@@ -34,7 +34,7 @@ from segments.rules import (
     challenger_for,
     load_rule_versions,
 )
-from segments.rules.diff import diff_rule_sets
+from segments.rules.comparison import diff_rule_sets
 from segments.settings import Settings
 from segments.warehouse import connect
 
