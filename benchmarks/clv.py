@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from segments.value import clv
+from segments.value import bgnbd, clv, fitting, gamma_gamma, rfm
 
 TRUE_BGNBD = {"r": 0.6, "alpha": 80.0, "a": 0.8, "b": 2.5}  # alpha in days: ~2.7 purchases a year
 TRUE_GAMMA_GAMMA = {"p": 6.0, "q": 4.0, "gamma": 150.0}  # mean spend per purchase p gamma / (q - 1) = 300
@@ -51,16 +51,16 @@ def simulate(customers: int, seed: int = 7) -> pd.DataFrame:
 def bench(customers: int) -> dict:
     summary = simulate(customers)
     started = time.perf_counter()
-    bg = clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
+    bg = bgnbd.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
     fitted_bgnbd = time.perf_counter()
-    gg = clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
+    gg = gamma_gamma.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
     fitted_gamma_gamma = time.perf_counter()
     scores = clv.score(bg, gg, summary, horizons=(90, 365), clv_horizon=365, discount_rate=0.10, margin=0.30)
     scored = time.perf_counter()
     return {
         "customers": customers,
         "distinct_rows": len(
-            clv._codes(*clv._rfm_arrays(summary["frequency"], summary["recency"], summary["T"]))[2]
+            fitting.distinct_rows(*rfm.rfm_arrays(summary["frequency"], summary["recency"], summary["T"]))[2]
         ),
         "fit_bgnbd_s": fitted_bgnbd - started,
         "fit_gamma_gamma_s": fitted_gamma_gamma - fitted_bgnbd,

@@ -248,7 +248,7 @@ def rule_tool_seconds(con, as_of: date) -> tuple[float, float]:
     """``segments rules diff`` (first vs last champion in segment_rules/) and the data lint of the last."""
     from segments import features
     from segments.rules import challenger_for, load_rule_versions
-    from segments.rules.diff import diff_rule_sets
+    from segments.rules.comparison import diff_rule_sets
     from segments.rules.lint import lint_on_data
     from segments.settings import DEFAULT_RULES_DIR
 

@@ -19,7 +19,8 @@ from orchestration.resources import Warehouse
 from segments.ingest.schemas import ENTITIES
 from segments.quality import results
 from segments.quality.gate import run_gate
-from segments.quality.suites import Suite, SuiteReport, load_suites, validate
+from segments.quality.suites import Suite, SuiteReport, load_suites
+from segments.quality.validation import validate
 from segments.settings import EXPECTATIONS_DIR, Settings
 
 SUITES = load_suites(EXPECTATIONS_DIR)

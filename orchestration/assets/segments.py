@@ -33,7 +33,7 @@ from segments.rules import (
     challenger_for,
     load_rule_versions,
 )
-from segments.rules.diff import diff_rule_sets
+from segments.rules.comparison import diff_rule_sets
 from segments.settings import Settings
 
 STAGED_KEY = dg.AssetKey(["segments_staging", "customer_segments"])

@@ -18,7 +18,7 @@ import pandas as pd
 
 from segments.cli.arguments import iso_date, non_negative_number
 from segments.errors import IngestError, SegmentsError
-from segments.value import clv
+from segments.value import bgnbd, clv, gamma_gamma, rfm
 
 COLUMNS = ("customer_id", "date", "amount")
 
@@ -40,7 +40,7 @@ def add_parser(subparsers) -> None:
         metavar="YYYY-MM-DD",
         help="last day of the history",
     )
-    fit.add_argument("--time-unit", choices=sorted(clv.DAYS_PER_UNIT), default="day")
+    fit.add_argument("--time-unit", choices=sorted(rfm.DAYS_PER_UNIT), default="day")
     fit.add_argument("--json", action="store_true", help="print the parameters as JSON")
     fit.add_argument(
         "--predictions", type=Path, metavar="OUT.csv", help="write per-customer predictions to this CSV"
@@ -120,7 +120,7 @@ def _amount(value: str, path: Path, line: int) -> float:
 
 def fit_command(args: argparse.Namespace) -> int:
     transactions = read_transactions(args.transactions)
-    summary = clv.summary_from_transactions(
+    summary = rfm.summary_from_transactions(
         transactions,
         customer_col="customer_id",
         date_col="date",
@@ -131,12 +131,12 @@ def fit_command(args: argparse.Namespace) -> int:
     if summary.empty:
         raise SegmentsError(f"{args.transactions}: no purchase on or before {args.calibration_end}")
     try:
-        bg = clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
-        gg = clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
+        bg = bgnbd.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
+        gg = gamma_gamma.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
     except ValueError as exc:
         raise SegmentsError(f"{args.transactions}: {exc}") from None
     horizon = (
-        args.horizon if args.horizon is not None else clv.DAYS_PER_YEAR / clv.DAYS_PER_UNIT[args.time_unit]
+        args.horizon if args.horizon is not None else clv.DAYS_PER_YEAR / rfm.DAYS_PER_UNIT[args.time_unit]
     )
     if horizon < 0:
         raise SegmentsError(f"--horizon must be >= 0, got {horizon:g}")
@@ -157,9 +157,9 @@ def fit_command(args: argparse.Namespace) -> int:
 def _write_predictions(path: Path, bg, gg, summary: pd.DataFrame, horizon: float) -> None:
     x, tx, big_t = summary["frequency"], summary["recency"], summary["T"]
     out = summary[["frequency", "recency", "T"]].copy()
-    out["p_alive"] = clv.p_alive(bg, x, tx, big_t)
-    out["expected_purchases"] = clv.expected_purchases(bg, horizon, x, tx, big_t)
-    out["expected_average_value"] = clv.expected_average_value(gg, x, summary["monetary_value"])
+    out["p_alive"] = bgnbd.p_alive(bg, x, tx, big_t)
+    out["expected_purchases"] = bgnbd.expected_purchases(bg, horizon, x, tx, big_t)
+    out["expected_average_value"] = gamma_gamma.expected_average_value(gg, x, summary["monetary_value"])
     out["expected_spend"] = out["expected_purchases"] * out["expected_average_value"]
     try:
         out.rename_axis("customer_id").to_csv(path, float_format="%.6g")
@@ -167,7 +167,7 @@ def _write_predictions(path: Path, bg, gg, summary: pd.DataFrame, horizon: float
         raise SegmentsError(f"{path}: cannot write the predictions ({exc.strerror})") from None
 
 
-def _as_json(args, bg: clv.BgNbdFit, gg: clv.GammaGammaFit, customers: int) -> dict:
+def _as_json(args, bg: bgnbd.BgNbdFit, gg: gamma_gamma.GammaGammaFit, customers: int) -> dict:
     return {
         "transactions": str(args.transactions),
         "calibration_end": args.calibration_end.isoformat(),
@@ -178,7 +178,7 @@ def _as_json(args, bg: clv.BgNbdFit, gg: clv.GammaGammaFit, customers: int) -> d
     }
 
 
-def _as_table(args, bg: clv.BgNbdFit, gg: clv.GammaGammaFit, customers: int) -> str:
+def _as_table(args, bg: bgnbd.BgNbdFit, gg: gamma_gamma.GammaGammaFit, customers: int) -> str:
     def converged(fit) -> str:
         return f"converged in {fit.iterations} iterations" if fit.converged else "NOT CONVERGED"
 

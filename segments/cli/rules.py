@@ -21,7 +21,8 @@ from segments.rules import (
     load_rule_versions,
     rule_file_json_schema,
 )
-from segments.rules.diff import diff_rule_sets, render, with_champion
+from segments.rules.comparison import diff_rule_sets, with_champion
+from segments.rules.diff import render
 from segments.rules.lint import lint_on_data, lint_static
 from segments.settings import Settings
 from segments.warehouse import open_read_only

@@ -24,7 +24,8 @@ import duckdb
 from segments.contract import migrate
 from segments.ingest.schemas import ENTITIES
 from segments.quality import anomalies
-from segments.quality.suites import Outcome, Suite, SuiteReport, unexpected_rows_sql, validate
+from segments.quality.suites import Outcome, Suite, SuiteReport
+from segments.quality.validation import unexpected_rows_sql, validate
 from segments.warehouse import quote_literal
 
 QUARANTINE_TABLE = "raw._quarantine"

@@ -36,8 +36,8 @@ import duckdb
 from segments.sql import quote_identifier, quote_string
 
 from .errors import RuleError, RuleValidationError
-from .explain import scheme_columns
 from .expressions import parse_condition
+from .leaves import scheme_columns
 from .loader import display_path
 from .model import CHANNELS, ENTITIES, RuleSet, Scheme
 

@@ -16,7 +16,7 @@ from scipy import optimize
 from benchmarks.clv import TRUE_BGNBD, TRUE_GAMMA_GAMMA, simulate
 from segments.cli.clv import add_parser
 from segments.errors import IngestError, SegmentsError
-from segments.value import clv
+from segments.value import bgnbd, clv, gamma_gamma, rfm
 
 CALIBRATION_END = date(1997, 9, 30)  # end of week 39 of the CDNOW sample
 
@@ -41,7 +41,7 @@ def cdnow() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def weekly(cdnow) -> pd.DataFrame:
-    return clv.summary_from_transactions(
+    return rfm.summary_from_transactions(
         cdnow,
         customer_col="customer_id",
         date_col="date",
@@ -52,13 +52,13 @@ def weekly(cdnow) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def bg(weekly) -> clv.BgNbdFit:
-    return clv.fit_bgnbd(weekly["frequency"], weekly["recency"], weekly["T"])
+def bg(weekly) -> bgnbd.BgNbdFit:
+    return bgnbd.fit_bgnbd(weekly["frequency"], weekly["recency"], weekly["T"])
 
 
 @pytest.fixture(scope="module")
-def gg(weekly) -> clv.GammaGammaFit:
-    return clv.fit_gamma_gamma(weekly["frequency"], weekly["monetary_value"])
+def gg(weekly) -> gamma_gamma.GammaGammaFit:
+    return gamma_gamma.fit_gamma_gamma(weekly["frequency"], weekly["monetary_value"])
 
 
 # --- CDNOW: the published figures ---------------------------------------------------------------------
@@ -98,13 +98,13 @@ def test_gamma_gamma_reproduces_fader_hardie_2013(gg):
 
 def test_predictions_on_cdnow(bg, gg, weekly, cdnow):
     x, tx, t = weekly["frequency"], weekly["recency"], weekly["T"]
-    alive = clv.p_alive(bg, x, tx, t)
-    expected = clv.expected_purchases(bg, 39, x, tx, t)
+    alive = bgnbd.p_alive(bg, x, tx, t)
+    expected = bgnbd.expected_purchases(bg, 39, x, tx, t)
     assert ((alive > 0) & (alive <= 1)).all() and (alive[x.to_numpy() == 0] == 1).all()
     # Fader & Hardie's worked example, customer 1 (x = 2, t_x = 30.43, T = 38.86): E[Y(39)] = 1.226
     assert round(expected[0], 3) == 1.226
-    assert (clv.expected_purchases(bg, 0, x, tx, t) == 0).all()
-    assert (clv.expected_purchases(bg, 52, x, tx, t) > expected).all()
+    assert (bgnbd.expected_purchases(bg, 0, x, tx, t) == 0).all()
+    assert (bgnbd.expected_purchases(bg, 52, x, tx, t) > expected).all()
     # the 39 holdout weeks: 1,882 repeat purchase days happened; the model expects about 1,650 (it
     # under-forecasts CDNOW's holdout a little, as in the paper's tracking plots)
     holdout = cdnow[cdnow["date"].dt.date > CALIBRATION_END].drop_duplicates(["customer_id", "date"])
@@ -114,7 +114,7 @@ def test_predictions_on_cdnow(bg, gg, weekly, cdnow):
     recent = (x >= 5) & (t - tx < 4)
     lapsed = (x >= 5) & (t - tx > 20)
     assert expected[recent.to_numpy()].mean() > 3 * expected[lapsed.to_numpy()].mean()
-    value = clv.expected_average_value(gg, x, weekly["monetary_value"])
+    value = gamma_gamma.expected_average_value(gg, x, weekly["monetary_value"])
     assert value[x.to_numpy() == 0] == pytest.approx(gg.mean_value)
 
 
@@ -126,28 +126,28 @@ def test_predictions_on_cdnow(bg, gg, weekly, cdnow):
 #     = 200 (1/3 / 8000 + 2/3 / 3375) = 1/120 + 400/10125
 #   P(alive) = 1 / (1 + a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r + x)) = 1 / (1 + 2 (4/3)^3) = 27/155
 #   E[Y(10) | alive] = (a + b + x - 1) / (a - 1) [1 - (2/3)^3 2F1(3, 2; 3; 1/3)] = 3 [1 - 8/27 * 9/4] = 1
-HAND = clv.BgNbdFit(
+HAND = bgnbd.BgNbdFit(
     r=2.0, alpha=10.0, a=2.0, b=1.0, log_likelihood=0, customers=1, converged=True, iterations=0
 )
 
 
 def test_hand_computed_bgnbd():
-    data = clv._bgnbd_data(np.array([1.0]), np.array([5.0]), np.array([10.0]))
-    mean_nll, _ = clv._bgnbd_objective(np.log([2.0, 10.0, 2.0, 1.0]), data)
+    data = bgnbd._bgnbd_data(np.array([1.0]), np.array([5.0]), np.array([10.0]))
+    mean_nll, _ = bgnbd._bgnbd_objective(np.log([2.0, 10.0, 2.0, 1.0]), data)
     assert -mean_nll == pytest.approx(math.log(1 / 120 + 400 / 10125), rel=1e-12)
-    assert clv.p_alive(HAND, [1], [5], [10])[0] == pytest.approx(27 / 155, rel=1e-12)
-    assert clv.expected_purchases(HAND, 10, [1], [5], [10])[0] == pytest.approx(27 / 155, rel=1e-12)
+    assert bgnbd.p_alive(HAND, [1], [5], [10])[0] == pytest.approx(27 / 155, rel=1e-12)
+    assert bgnbd.expected_purchases(HAND, 10, [1], [5], [10])[0] == pytest.approx(27 / 155, rel=1e-12)
     # a new customer (x = 0, T = 0): (a + b - 1) / (a - 1) [1 - (alpha / (alpha + t))^r 2F1(r, b; a + b - 1; .)]
     # = 2 [1 - (1/2)^2 2F1(2, 1; 2; 1/2)] = 2 [1 - 1/4 * 2] = 1 for t = 10
-    assert clv.expected_purchases_new_customer(HAND, 10) == pytest.approx(1.0, rel=1e-12)
+    assert bgnbd.expected_purchases_new_customer(HAND, 10) == pytest.approx(1.0, rel=1e-12)
 
 
 def test_hand_computed_value_and_clv():
-    gg = clv.GammaGammaFit(
+    gg = gamma_gamma.GammaGammaFit(
         p=1.0, q=2.0, gamma=10.0, log_likelihood=0, customers=2, converged=True, iterations=0
     )
     # E[M] = p (gamma + x m) / (p x + q - 1) = (10 + 5) / 2; the population mean 10 without repeat purchases
-    assert list(clv.expected_average_value(gg, [1, 0], [5.0, 0.0])) == [7.5, 10.0]
+    assert list(gamma_gamma.expected_average_value(gg, [1, 0], [5.0, 0.0])) == [7.5, 10.0]
     # 10 days fit in one (monthly) step: margin * E[M] * E[Y(10)] / 1.1^(10 / 365)
     value = clv.predicted_clv(
         HAND, gg, [1], [5], [10], [5.0], horizon=10, discount_rate=0.10, margin=0.5, time_unit="day"
@@ -156,7 +156,7 @@ def test_hand_computed_value_and_clv():
     # two steps, discounted from their ends: the month-end step and the rest
     step = 365 / 12
     two = clv.predicted_clv(HAND, gg, [1], [5], [10], [5.0], horizon=40, discount_rate=0.1, margin=1.0)
-    cumulative = [clv.expected_purchases(HAND, t, [1], [5], [10])[0] for t in (step, 40)]
+    cumulative = [bgnbd.expected_purchases(HAND, t, [1], [5], [10])[0] for t in (step, 40)]
     by_hand = 7.5 * (
         cumulative[0] / 1.1 ** (step / 365) + (cumulative[1] - cumulative[0]) / 1.1 ** (40 / 365)
     )
@@ -181,7 +181,7 @@ def test_summary_counts_days_and_leaves_out_the_first():
             "amount": [10.0, 5.0, 20.0, 40.0, 7.0, 99.0],
         }
     )
-    summary = clv.summary_from_transactions(
+    summary = rfm.summary_from_transactions(
         transactions,
         customer_col="customer",
         date_col="when",
@@ -193,7 +193,7 @@ def test_summary_counts_days_and_leaves_out_the_first():
         "a": {"frequency": 2, "recency": 28.0, "T": 31.0, "monetary_value": 30.0},
         "b": {"frequency": 0, "recency": 0.0, "T": 12.0, "monetary_value": 0.0},
     }
-    weeks = clv.summary_from_transactions(
+    weeks = rfm.summary_from_transactions(
         transactions,
         customer_col="customer",
         date_col="when",
@@ -208,10 +208,10 @@ def test_summary_counts_days_and_leaves_out_the_first():
 
 def test_gradients_match_finite_differences(weekly):
     x, tx, t, m = (weekly[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "monetary_value"))
-    data = clv._bgnbd_data(x, tx, t)
+    data = bgnbd._bgnbd_data(x, tx, t)
     for theta in (np.log([0.3, 5.0, 0.7, 2.0]), np.log([0.7, 90.0, 3e6, 2e7])):
-        analytic = clv._bgnbd_objective(theta, data)[1]
-        numeric = optimize.approx_fprime(theta, lambda th: clv._bgnbd_objective(th, data)[0], 1e-7)
+        analytic = bgnbd._bgnbd_objective(theta, data)[1]
+        numeric = optimize.approx_fprime(theta, lambda th: bgnbd._bgnbd_objective(th, data)[0], 1e-7)
         np.testing.assert_allclose(analytic, numeric, rtol=1e-3, atol=1e-6)
     keep = x > 0
     ux, xi = np.unique(x[keep], return_inverse=True)
@@ -224,31 +224,33 @@ def test_gradients_match_finite_differences(weekly):
         "sum_log_m": np.log(m[keep]).sum(),
     }
     theta = np.log([2.0, 3.0, 10.0])
-    numeric = optimize.approx_fprime(theta, lambda th: clv._gamma_gamma_objective(th, gg_data)[0], 1e-7)
-    np.testing.assert_allclose(clv._gamma_gamma_objective(theta, gg_data)[1], numeric, rtol=1e-4)
+    numeric = optimize.approx_fprime(
+        theta, lambda th: gamma_gamma._gamma_gamma_objective(th, gg_data)[0], 1e-7
+    )
+    np.testing.assert_allclose(gamma_gamma._gamma_gamma_objective(theta, gg_data)[1], numeric, rtol=1e-4)
 
 
 def test_quadrature_agrees_with_the_closed_form_and_takes_over_where_it_overflows():
     x = np.array([0.0, 3, 5, 50, 2, 0])
     big_t = np.array([10.0, 817, 394, 1000, 5, 0])
-    moderate = clv.BgNbdFit(0.68, 93.3, 0.8, 2.4, 0, 0, True, 0)
+    moderate = bgnbd.BgNbdFit(0.68, 93.3, 0.8, 2.4, 0, 0, True, 0)
     for t in (30, 365):
-        closed = clv._purchases_if_alive(moderate, [t], x, big_t)[0]
+        closed = bgnbd.purchases_if_alive(moderate, [t], x, big_t)[0]
         np.testing.assert_allclose(
-            clv._purchases_by_quadrature(moderate, t, x, big_t, {}), closed, rtol=1e-10
+            bgnbd._purchases_by_quadrature(moderate, t, x, big_t, {}), closed, rtol=1e-10
         )
     # no heterogeneity in dropout (the fit's a and b run off to millions): scipy's 2F1 overflows, and the
     # expectation tends to that of one dropout probability p = a / (a + b + x)
-    degenerate = clv.BgNbdFit(0.68, 93.3, 8.8e11, 6.5e12, 0, 0, True, 0)
-    values = clv._purchases_if_alive(degenerate, [365], x, big_t)[0]
+    degenerate = bgnbd.BgNbdFit(0.68, 93.3, 8.8e11, 6.5e12, 0, 0, True, 0)
+    values = bgnbd.purchases_if_alive(degenerate, [365], x, big_t)[0]
     p, s = 8.8e11 / (8.8e11 + 6.5e12 + x), 365 / (93.3 + big_t)
     np.testing.assert_allclose(values, (1 - (1 + p * s) ** -(0.68 + x)) / p, rtol=1e-6)
 
 
 def test_fits_recover_simulated_parameters():
     summary = simulate(100_000, seed=3)
-    bg = clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
-    gg = clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
+    bg = bgnbd.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
+    gg = gamma_gamma.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
     assert bg.converged and gg.converged
     for name, true in TRUE_BGNBD.items():
         assert getattr(bg, name) == pytest.approx(true, rel=0.1), name
@@ -270,13 +272,13 @@ def test_fits_recover_simulated_parameters():
 
 def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="recency must be between 0 and T"):
-        clv.fit_bgnbd([1, 2], [5, 12], [10, 10])
+        bgnbd.fit_bgnbd([1, 2], [5, 12], [10, 10])
     with pytest.raises(ValueError, match="non-negative whole number"):
-        clv.fit_bgnbd([1.5], [1], [2])
+        bgnbd.fit_bgnbd([1.5], [1], [2])
     with pytest.raises(ValueError, match="at least two customers with a repeat purchase"):
-        clv.fit_gamma_gamma([0, 3, 0], [0.0, 10.0, 0.0])
+        gamma_gamma.fit_gamma_gamma([0, 3, 0], [0.0, 10.0, 0.0])
     with pytest.raises(ValueError, match="time_unit"):
-        clv.summary_sql(
+        rfm.summary_sql(
             "t",
             customer_col="c",
             date_col="d",

@@ -12,7 +12,8 @@ from segments.contract import migrate
 from segments.errors import QualityError
 from segments.ingest.schemas import ENTITIES
 from segments.quality.gate import check_entity, run_gate
-from segments.quality.suites import load_suite, load_suites, unexpected_rows_sql, validate
+from segments.quality.suites import load_suite, load_suites
+from segments.quality.validation import unexpected_rows_sql, validate
 from segments.settings import EXPECTATIONS_DIR
 
 NOW = datetime(2026, 11, 1, 12, 0)

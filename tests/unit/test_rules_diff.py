@@ -11,7 +11,8 @@ import duckdb
 import pytest
 
 from segments.rules import assign_segments, load_rule_file
-from segments.rules.diff import diff_rule_sets, render, with_champion
+from segments.rules.comparison import diff_rule_sets, with_champion
+from segments.rules.diff import render
 
 COLUMNS = {
     "customer_id": "VARCHAR",

@@ -3,7 +3,7 @@ as-of date, kept across runs (incremental) so parameter drift can be followed.
 
 Purchases are fct_orders' non-return orders at daily grain: frequency = distinct purchase days - 1,
 recency = last - first purchase day, T = as-of date - first purchase day (days), monetary value = mean
-net EUR of the repeat purchase days (segments.value.clv.summary_sql). BG/NBD is fitted on every
+net EUR of the repeat purchase days (segments.value.rfm.summary_sql). BG/NBD is fitted on every
 buyer, Gamma-Gamma on the buyers with a repeat purchase of positive value. A model that cannot be fitted
 (too few buyers) gets a row with null parameters, converged false and the reason in ``note``, and
 customer_value then has null predictions.
@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 
-from segments.value import clv
+from segments.value import bgnbd, gamma_gamma, rfm
 
 BGNBD_PARAMETERS = ("r", "alpha", "a", "b")
 GAMMA_GAMMA_PARAMETERS = ("p", "q", "gamma")
@@ -42,7 +42,7 @@ def model(dbt, session):
     as_of = as_of_date(dbt.ref("stg_pipeline__run_context"))
     dbt.ref("fct_orders").filter("not is_return").create_view("clv_fit__purchases", replace=True)
     summary = session.sql(
-        clv.summary_sql(
+        rfm.summary_sql(
             "clv_fit__purchases",
             customer_col="customer_id",
             date_col="order_date",
@@ -52,8 +52,8 @@ def model(dbt, session):
         )
     ).df()
     fits = {
-        "bgnbd": lambda: clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"]),
-        "gamma_gamma": lambda: clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"]),
+        "bgnbd": lambda: bgnbd.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"]),
+        "gamma_gamma": lambda: gamma_gamma.fit_gamma_gamma(summary["frequency"], summary["monetary_value"]),
     }
     rows = []
     for name, fit in fits.items():

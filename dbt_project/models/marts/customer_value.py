@@ -12,7 +12,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from segments.value import clv
+from segments.value import bgnbd, clv, gamma_gamma, rfm
 
 HORIZONS = (90, 365)
 
@@ -44,10 +44,10 @@ def scores(
     x, tx, t, m = summary["frequency"], summary["recency"], summary["T"], summary["monetary_value"]
     out = pd.DataFrame(index=summary.index)
     nothing = np.full(len(summary), np.nan)
-    out["p_alive"] = clv.p_alive(bg, x, tx, t) if bg else nothing
+    out["p_alive"] = bgnbd.p_alive(bg, x, tx, t) if bg else nothing
     for h in HORIZONS:
-        out[f"expected_purchases_{h}d"] = clv.expected_purchases(bg, h, x, tx, t) if bg else nothing
-    out["expected_average_order_value"] = clv.expected_average_value(gg, x, m) if gg else nothing
+        out[f"expected_purchases_{h}d"] = bgnbd.expected_purchases(bg, h, x, tx, t) if bg else nothing
+    out["expected_average_order_value"] = gamma_gamma.expected_average_value(gg, x, m) if gg else nothing
     terms = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin, "time_unit": "day"}
     out["predicted_clv"] = clv.predicted_clv(bg, gg, x, tx, t, m, **terms) if bg and gg else nothing
     return out
@@ -66,7 +66,7 @@ def model(dbt, session):
     )
     summary = (
         session.sql(
-            clv.summary_sql(
+            rfm.summary_sql(
                 "customer_value__purchases",
                 customer_col="customer_id",
                 date_col="order_date",
@@ -79,8 +79,8 @@ def model(dbt, session):
         .set_index("customer_id")
     )
     fits = dbt.ref("clv_fit").filter(f"as_of_date = date '{as_of.isoformat()}'").df()
-    bg = fitted(fits, "bgnbd", clv.BgNbdFit, ("r", "alpha", "a", "b"))
-    gg = fitted(fits, "gamma_gamma", clv.GammaGammaFit, ("p", "q", "gamma"))
+    bg = fitted(fits, "bgnbd", bgnbd.BgNbdFit, ("r", "alpha", "a", "b"))
+    gg = fitted(fits, "gamma_gamma", gamma_gamma.GammaGammaFit, ("p", "q", "gamma"))
     scored = summary.join(scores(bg, gg, summary, horizon, discount_rate, margin))
     session.register("customer_value__scores", scored.reset_index())
     return session.sql(

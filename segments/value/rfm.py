@@ -1,0 +1,107 @@
+"""The purchase summary the customer value models read, one row per customer, and its checks.
+
+A customer is summarised by ``frequency`` x (repeat purchase days: distinct purchase days - 1),
+``recency`` t_x (first to last purchase day) and ``T`` (first purchase day to the end of the calibration
+period), both in the chosen time unit, and ``monetary_value`` m (mean spend of the repeat purchase days).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+DAYS_PER_UNIT = {"day": 1, "week": 7}
+
+
+def unit_days(time_unit: str) -> int:
+    if time_unit not in DAYS_PER_UNIT:
+        raise ValueError(f"time_unit must be one of {', '.join(DAYS_PER_UNIT)}, got {time_unit!r}")
+    return DAYS_PER_UNIT[time_unit]
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def summary_sql(
+    source: str,
+    *,
+    customer_col: str,
+    date_col: str,
+    amount_col: str | None,
+    calibration_end: date,
+    time_unit: str = "day",
+) -> str:
+    """DuckDB SQL for :func:`summary_from_transactions` over the table or view ``source``.
+
+    One row per customer with a transaction on or before ``calibration_end`` (the end of the period, so
+    T = calibration_end - first purchase date). Transactions of one day are one purchase (amounts summed):
+    frequency counts distinct days whatever the unit, and recency and T are days / 7 for weeks, as in
+    Fader and Hardie's CDNOW data. monetary_value is the mean of the repeat days' amounts (0 when x = 0).
+    """
+    days = unit_days(time_unit)
+    end = f"date '{calibration_end.isoformat()}'"
+    amount = f"sum({_quote(amount_col)})" if amount_col else "0"
+    return f"""
+        with purchase_days as (
+            select {_quote(customer_col)} as customer_id, cast({_quote(date_col)} as date) as purchase_date,
+                   cast({amount} as double) as amount
+            from {source}
+            where cast({_quote(date_col)} as date) <= {end}
+            group by all
+        )
+        select
+            customer_id,
+            count(*) - 1 as frequency,
+            date_diff('day', min(purchase_date), max(purchase_date)) / {days}.0 as recency,
+            date_diff('day', min(purchase_date), {end}) / {days}.0 as "T",
+            coalesce((sum(amount) - arg_min(amount, purchase_date)) / nullif(count(*) - 1, 0), 0.0)
+                as monetary_value
+        from purchase_days
+        group by customer_id
+        order by customer_id
+    """
+
+
+def summary_from_transactions(
+    df: pd.DataFrame,
+    *,
+    customer_col: str,
+    date_col: str,
+    amount_col: str | None = None,
+    calibration_end: date,
+    time_unit: str = "day",
+) -> pd.DataFrame:
+    """frequency, recency, T and monetary_value per customer, indexed by customer (like lifetimes'
+    ``summary_data_from_transaction_data`` with exact durations); see :func:`summary_sql`."""
+    import duckdb
+
+    sql = summary_sql(
+        "transactions",
+        customer_col=customer_col,
+        date_col=date_col,
+        amount_col=amount_col,
+        calibration_end=calibration_end,
+        time_unit=time_unit,
+    )
+    with duckdb.connect() as con:
+        con.register("transactions", df)
+        summary = con.execute(sql).df()
+    summary["frequency"] = summary["frequency"].astype("int64")
+    return summary.set_index("customer_id").rename_axis(customer_col)
+
+
+def rfm_arrays(frequency, recency, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """frequency, recency and T as float arrays, refused unless they are a summary the models can read."""
+    x, tx, t = (np.asarray(v, dtype=float).ravel() for v in (frequency, recency, T))
+    if not x.shape == tx.shape == t.shape:
+        raise ValueError("frequency, recency and T must have the same length")
+    if not (np.isfinite(x).all() and np.isfinite(tx).all() and np.isfinite(t).all()):
+        raise ValueError("frequency, recency and T must be finite numbers")
+    if (x < 0).any() or (x != np.round(x)).any():
+        raise ValueError("frequency must be a non-negative whole number")
+    if (tx < 0).any() or (tx > t).any():
+        raise ValueError("recency must be between 0 and T")
+    return x, tx, t
