@@ -7,20 +7,20 @@ amount. Purchases after ``--calibration-end`` are ignored; purchases on one day 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import math
 import sys
-from datetime import date, datetime
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from segments.cli.arguments import iso_date, non_negative_number
-from segments.errors import IngestError, SegmentsError
-from segments.value import bgnbd, clv, gamma_gamma, rfm
+from segments.errors import SegmentsError
+from segments.value.units import DAYS_PER_UNIT, DAYS_PER_YEAR
 
-COLUMNS = ("customer_id", "date", "amount")
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from segments.value.bgnbd import BgNbdFit
+    from segments.value.gamma_gamma import GammaGammaFit
 
 
 def add_parser(subparsers) -> None:
@@ -40,7 +40,7 @@ def add_parser(subparsers) -> None:
         metavar="YYYY-MM-DD",
         help="last day of the history",
     )
-    fit.add_argument("--time-unit", choices=sorted(rfm.DAYS_PER_UNIT), default="day")
+    fit.add_argument("--time-unit", choices=sorted(DAYS_PER_UNIT), default="day")
     fit.add_argument("--json", action="store_true", help="print the parameters as JSON")
     fit.add_argument(
         "--predictions", type=Path, metavar="OUT.csv", help="write per-customer predictions to this CSV"
@@ -54,74 +54,13 @@ def add_parser(subparsers) -> None:
     fit.set_defaults(handler=fit_command)
 
 
-def read_transactions(path: Path) -> pd.DataFrame:
-    """customer_id, date and amount of every row; the first bad value raises with its file, line and column."""
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise IngestError(str(path), f"cannot read the file ({exc.strerror})") from None
-    ids, dates, amounts = [], [], []
-    line = 1
-    try:
-        with handle:
-            reader = csv.reader(handle)
-            header = [name.strip() for name in next(reader, [])]
-            missing = [name for name in COLUMNS if name not in header]
-            if missing:
-                raise IngestError(
-                    str(path),
-                    f"missing column(s) {', '.join(missing)}: the header must name {', '.join(COLUMNS)}"
-                    + (f" (it has {', '.join(header)})" if header else " (the file is empty)"),
-                    line=1,
-                )
-            at = {name: header.index(name) for name in COLUMNS}
-            for row in reader:
-                line = reader.line_num
-                if not any(value.strip() for value in row):
-                    continue  # blank line
-                if len(row) != len(header):
-                    raise IngestError(
-                        str(path), f"{len(row)} fields where the header has {len(header)}", line=line
-                    )
-                ids.append(_customer(row[at["customer_id"]], path, line))
-                dates.append(_purchase_date(row[at["date"]], path, line))
-                amounts.append(_amount(row[at["amount"]], path, line))
-    except UnicodeDecodeError:
-        raise IngestError(str(path), "not UTF-8 text", line=line + 1) from None
-    except csv.Error as exc:
-        raise IngestError(str(path), f"not valid CSV ({exc})", line=line + 1) from None
-    return pd.DataFrame({"customer_id": ids, "date": pd.to_datetime(dates), "amount": amounts})
-
-
-def _customer(value: str, path: Path, line: int) -> str:
-    if not value.strip():
-        raise IngestError(str(path), "empty customer id", line=line, column="customer_id")
-    return value.strip()
-
-
-def _purchase_date(value: str, path: Path, line: int) -> date:
-    try:
-        return datetime.fromisoformat(value.strip()).date()
-    except ValueError:
-        raise IngestError(
-            str(path), f"{value!r} is not a date (YYYY-MM-DD)", line=line, column="date"
-        ) from None
-
-
-def _amount(value: str, path: Path, line: int) -> float:
-    try:
-        amount = float(value)
-    except ValueError:
-        amount = math.nan
-    if not math.isfinite(amount):
-        raise IngestError(str(path), f"{value!r} is not a number", line=line, column="amount")
-    return amount
-
-
 def fit_command(args: argparse.Namespace) -> int:
-    transactions = read_transactions(args.transactions)
+    # imported when the command runs: pandas and scipy take about 2 s, which every other command would pay
+    from segments.value import bgnbd, gamma_gamma, rfm, transactions
+
+    history = transactions.read_transactions(args.transactions)
     summary = rfm.summary_from_transactions(
-        transactions,
+        history,
         customer_col="customer_id",
         date_col="date",
         amount_col="amount",
@@ -135,9 +74,7 @@ def fit_command(args: argparse.Namespace) -> int:
         gg = gamma_gamma.fit_gamma_gamma(summary["frequency"], summary["monetary_value"])
     except ValueError as exc:
         raise SegmentsError(f"{args.transactions}: {exc}") from None
-    horizon = (
-        args.horizon if args.horizon is not None else clv.DAYS_PER_YEAR / rfm.DAYS_PER_UNIT[args.time_unit]
-    )
+    horizon = args.horizon if args.horizon is not None else DAYS_PER_YEAR / DAYS_PER_UNIT[args.time_unit]
     if horizon < 0:
         raise SegmentsError(f"--horizon must be >= 0, got {horizon:g}")
     if args.predictions:
@@ -155,6 +92,9 @@ def fit_command(args: argparse.Namespace) -> int:
 
 
 def _write_predictions(path: Path, bg, gg, summary: pd.DataFrame, horizon: float) -> None:
+    # imported when the command runs (see fit_command)
+    from segments.value import bgnbd, gamma_gamma
+
     x, tx, big_t = summary["frequency"], summary["recency"], summary["T"]
     out = summary[["frequency", "recency", "T"]].copy()
     out["p_alive"] = bgnbd.p_alive(bg, x, tx, big_t)
@@ -167,7 +107,7 @@ def _write_predictions(path: Path, bg, gg, summary: pd.DataFrame, horizon: float
         raise SegmentsError(f"{path}: cannot write the predictions ({exc.strerror})") from None
 
 
-def _as_json(args, bg: bgnbd.BgNbdFit, gg: gamma_gamma.GammaGammaFit, customers: int) -> dict:
+def _as_json(args, bg: BgNbdFit, gg: GammaGammaFit, customers: int) -> dict:
     return {
         "transactions": str(args.transactions),
         "calibration_end": args.calibration_end.isoformat(),
@@ -178,7 +118,7 @@ def _as_json(args, bg: bgnbd.BgNbdFit, gg: gamma_gamma.GammaGammaFit, customers:
     }
 
 
-def _as_table(args, bg: bgnbd.BgNbdFit, gg: gamma_gamma.GammaGammaFit, customers: int) -> str:
+def _as_table(args, bg: BgNbdFit, gg: GammaGammaFit, customers: int) -> str:
     def converged(fit) -> str:
         return f"converged in {fit.iterations} iterations" if fit.converged else "NOT CONVERGED"
 

@@ -13,9 +13,8 @@ import pandas as pd
 
 from .bgnbd import BgNbdFit, p_alive, purchases_if_alive
 from .gamma_gamma import GammaGammaFit, expected_average_value
-from .rfm import rfm_arrays, unit_days
-
-DAYS_PER_YEAR = 365.0
+from .rfm import rfm_arrays
+from .units import DAYS_PER_YEAR, unit_days
 
 
 def predicted_clv(

@@ -12,17 +12,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-DAYS_PER_UNIT = {"day": 1, "week": 7}
-
-
-def unit_days(time_unit: str) -> int:
-    if time_unit not in DAYS_PER_UNIT:
-        raise ValueError(f"time_unit must be one of {', '.join(DAYS_PER_UNIT)}, got {time_unit!r}")
-    return DAYS_PER_UNIT[time_unit]
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+from segments.sql import quote_identifier as _quote
+from segments.value.units import unit_days
 
 
 def summary_sql(
