@@ -55,7 +55,8 @@ KEEP_TARGETS = 5  # dbt target folders of the last runs kept for debugging (dbt.
 
 
 class SegmentsDbtTranslator(DagsterDbtTranslator):
-    """Models are keyed by their warehouse schema (marts/customer_features), grouped by layer."""
+    """Models are keyed by their warehouse schema (marts/customer_features), grouped by layer: the first folder
+    under models/ (fqn[1]), so the folders inside a layer (marts/core, marts/features, ...) change neither."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):

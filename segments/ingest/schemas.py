@@ -2,7 +2,8 @@
 
 One entry per raw entity. The demo generator writes exactly these files and columns; the loader checks
 every landing file against them (names, order-independent; types via DuckDB casts) and the dbt sources in
-``dbt_project/models/staging/*/_*__sources.yml`` declare the same tables. Column types are DuckDB types.
+``dbt_project/models/staging/*/_*__sources.yml`` declare the same tables (tests/unit/test_dbt_sources.py
+checks they do). Column types are DuckDB types.
 """
 
 from __future__ import annotations

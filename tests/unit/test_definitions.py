@@ -32,6 +32,22 @@ def test_job_covers_every_stage():
     assert job.executor_def is dg.in_process_executor  # DuckDB: one writer at a time
 
 
+def test_dbt_models_are_keyed_by_schema_and_grouped_by_layer_whatever_their_folder():
+    graph = defs.resolve_asset_graph()
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    # marts/core/dim_customers.sql and marts/features/customer_features.sql: one group, keyed by schema
+    for layer, model in (
+        ("staging", "stg_crm__interactions"),
+        ("intermediate", "int_orders_identity_matched"),
+        ("marts", "dim_customers"),
+        ("marts", "customer_features"),
+        ("marts", "customer_value"),
+        ("marts", "potential_segments"),
+    ):
+        assert groups[f"{layer}/{model}"] == layer
+    assert {group for key, group in groups.items() if key.startswith("marts/")} == {"marts"}
+
+
 def test_quality_checks_are_blocking_and_dbt_tests_are_checks():
     checks = list(defs.resolve_asset_graph().asset_check_keys)
     gx = [c for c in checks if c.name.startswith("gx_raw_")]
