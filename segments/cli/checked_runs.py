@@ -13,10 +13,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from segments.contract.tables import readable
 from segments.errors import SegmentsError
 from segments.quality.gate import QUARANTINE_TABLE
 from segments.quality.results import RESULTS_TABLE
-from segments.reports import relation
 from segments.settings import Settings
 from segments.warehouse import open_read_only, table_exists
 
@@ -68,16 +68,7 @@ def open_warehouse(args: argparse.Namespace):
 
 
 def runs_relation(con) -> str:
-    v = "null::varchar"
-    return relation(
-        con,
-        "segments.runs",
-        {
-            "run_id": v, "as_of": "null::date", "status": v, "failure": v, "accept_drift": "null::boolean",
-            "accepted_drift": v, "started_at": "null::timestamp", "finished_at": "null::timestamp",
-            "published_at": "null::timestamp",
-        },
-    )  # fmt: skip
+    return readable(con, "segments.runs")
 
 
 def run_times(con) -> str:

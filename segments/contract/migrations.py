@@ -11,7 +11,6 @@ a warehouse at the previous version there. Never edit or renumber a migration th
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from importlib import metadata
 
 import duckdb
 
-from segments.contract.tables import DDL, HISTORY_VIEW, KEYS, TABLES, key_sql
+from segments.contract.tables import DDL, HISTORY_VIEW, KEYS, TABLES, columns, key_sql
 from segments.errors import SegmentsError
 
 MIGRATIONS_TABLE = "segments.schema_migrations"
@@ -70,17 +69,6 @@ for _table, (_column, _natural) in KEYS.items():
     _BACKFILL[_table][_column] = key_sql(*_natural)
 
 
-def _columns(ddl: str) -> list[tuple[str, str, bool]]:
-    """(name, type, not null) of a DDL column list (constraints like ``primary key (..)`` skipped)."""
-    columns = []
-    for part in re.split(r",(?![^()]*\))", ddl):
-        words = part.split()
-        if not words or words[0] == "primary":
-            continue
-        columns.append((words[0], words[1], "not null" in part))
-    return columns
-
-
 def _tables_up_to_date(con: duckdb.DuckDBPyConnection) -> None:
     for schema in ("raw", "segments", "segments_staging"):
         con.execute(f"create schema if not exists {schema}")
@@ -95,7 +83,7 @@ def _tables_up_to_date(con: duckdb.DuckDBPyConnection) -> None:
                 [schema, name],
             ).fetchall()
         }
-        for column, type_, not_null in _columns(ddl):
+        for column, type_, not_null in columns(ddl):
             if column not in existing:
                 if column == "history_key":
                     con.execute(_SUPERSEDED_SAME_DAY)

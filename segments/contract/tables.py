@@ -8,6 +8,10 @@ reordered, and a type changes only by a numbered migration.
 
 from __future__ import annotations
 
+import re
+
+import duckdb
+
 # What the job keeps beside the landing tables in schema raw (written by ingest and the quality gate; never
 # published). Timestamps here are naive local time, as the landing files' loaded_at.
 RAW_DDL: dict[str, str] = {
@@ -143,3 +147,31 @@ SNAPSHOT_KEYS = {"runs": "run_id", "rule_versions": "rule_version"}
 
 # Every table Python owns, in the order a new warehouse creates them.
 TABLES: dict[str, str] = {**RAW_DDL, **DDL}
+
+
+def columns(ddl: str) -> list[tuple[str, str, bool]]:
+    """(name, type, not null) of a DDL column list (constraints like ``primary key (..)`` skipped)."""
+    found = []
+    for part in re.split(r",(?![^()]*\))", ddl):
+        words = part.split()
+        if not words or words[0] == "primary":
+            continue
+        found.append((words[0], words[1], "not null" in part))
+    return found
+
+
+def readable(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """``table`` to read from: the table itself, or, in a warehouse no run has used yet, an empty relation with
+    its columns. Older warehouses never get here: ``require_current`` stops their readers first."""
+    schema, name = table.split(".")
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchone()[0]
+    if exists:
+        return table
+    return (
+        "(select "
+        + ", ".join(f"null::{type_} as {column}" for column, type_, _ in columns(TABLES[table]))
+        + " where false)"
+    )

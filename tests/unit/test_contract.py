@@ -12,7 +12,7 @@ from segments.cli import main
 from segments.contract import SCHEMA_VERSION, SchemaVersionError, migrate, require_current, schema_version
 from segments.contract import migrations as contract_migrations
 from segments.contract.migrations import MIGRATIONS_TABLE, Migration
-from segments.contract.tables import TABLES
+from segments.contract.tables import TABLES, columns, readable
 from segments.errors import SegmentsError
 from segments.warehouse import open_read_only
 from tests.conftest import held_elsewhere, query
@@ -149,3 +149,14 @@ def test_migrate_needs_a_warehouse(tmp_path, capsys):
         capsys.readouterr().err
         == f"error: no DuckDB file at {tmp_path / 'none.duckdb'}: nothing to migrate\n"
     )
+
+
+def test_a_reader_of_a_warehouse_no_run_has_used_gets_empty_tables_with_the_contracts_columns():
+    con = duckdb.connect()
+    runs = readable(con, "segments.runs")
+    assert con.execute(f"select run_id, as_of, failure from {runs}").fetchall() == []
+    assert [d[0] for d in con.execute(f"select * from {runs}").description] == [
+        c for c, _, _ in columns(TABLES["segments.runs"])
+    ]
+    migrate(con)
+    assert readable(con, "segments.runs") == "segments.runs"
