@@ -3,14 +3,16 @@ on a private copy (``copy_data``)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from orchestration.runner import RunOutcome, run_job
-from segments.settings import DEFAULT_RULES_DIR, Settings
+from segments.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, DEFAULT_RULES_DIR, Settings
 from tests.conftest import point_settings_at
 from tests.fixtures import handcrafted
 
@@ -38,3 +40,21 @@ def copy_data(run: SharedRun, into: Path) -> Path:
     """A private copy of a shared run's data folder, for a test that changes it."""
     shutil.copytree(run.data, into)
     return into
+
+
+def run_dbt(warehouse: Path, target: Path, *command: str) -> subprocess.CompletedProcess:
+    """dbt ``command`` on ``warehouse`` (a test's own copy), its artifacts in ``target``; never raises on
+    dbt's exit code (the caller reads its artifacts)."""
+    target.mkdir()
+    parsed = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
+    if parsed.exists():  # dbt checks it still matches the project
+        shutil.copyfile(parsed, target / parsed.name)
+    env = {**os.environ, "SEGMENTS_WAREHOUSE": str(warehouse), "SEGMENTS_DUCKDB_MEMORY_LIMIT": "1GB"}
+    project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    return subprocess.run(
+        [str(DBT_EXECUTABLE), *command, "--target-path", str(target), *project],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )

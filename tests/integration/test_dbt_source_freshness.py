@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from datetime import datetime, timedelta
 
 import duckdb
 import pytest
 
-from segments.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from tests.integration.conftest import run_dbt
 
 pytestmark = pytest.mark.integration
 
 
 def _freshness(warehouse, target) -> dict[str, str]:
     """``{source table: dbt's status}``"""
-    target.mkdir()
-    parsed = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
-    if parsed.exists():  # dbt checks it still matches the project
-        shutil.copyfile(parsed, target / parsed.name)
-    env = {**os.environ, "SEGMENTS_WAREHOUSE": str(warehouse), "SEGMENTS_DUCKDB_MEMORY_LIMIT": "1GB"}
-    project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    subprocess.run(
-        [str(DBT_EXECUTABLE), "source", "freshness", "--target-path", str(target), *project],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run_dbt(warehouse, target, "source", "freshness")
     results = json.loads((target / "sources.json").read_text())["results"]
     return {r["unique_id"].removeprefix("source.segments."): r["status"] for r in results}
 
