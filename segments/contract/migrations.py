@@ -6,7 +6,9 @@ highest number there. A run applies what is pending once, under the warehouse lo
 read-only and cannot migrate it: they check the version once (``require_current``) and say what to run.
 
 To change the contract: edit ``tables.py`` (the tables as they are now) and append a migration here that takes
-a warehouse at the previous version there. Never edit or renumber a migration that has been released.
+a warehouse at the previous version there. Migration 1 creates missing tables as ``tables.py`` declares them
+now, so a new warehouse already has what later migrations add: write those idempotent (``add column if not
+exists``, updates that find nothing to change). Never edit or renumber a migration that has been released.
 """
 
 from __future__ import annotations
