@@ -23,6 +23,7 @@ from typing import Any
 from segments.cli.arguments import positive_int
 from segments.cli.tables import text_table
 from segments.errors import SegmentsError
+from segments.formatting import count, plural
 from segments.ingest.schemas import ENTITIES
 from segments.quality.gate import LINEAGE, QUARANTINE_TABLE
 from segments.quality.results import RESULTS_TABLE
@@ -219,7 +220,7 @@ def quarantine_list(args: argparse.Namespace) -> int:
     if not rows:
         print("no rows quarantined")
         return 0
-    print(f"{_plural(total, 'row')} quarantined")
+    print(f"{plural(total, 'row')} quarantined")
     print(
         text_table(
             ["rows", "entity", "check", "column", "file"],
@@ -396,7 +397,7 @@ def quality_command(args: argparse.Namespace) -> int:
             )
             if n
         )
-        + (f"; {_plural(quarantined, 'row')} quarantined" if quarantined else "")
+        + (f"; {plural(quarantined, 'row')} quarantined" if quarantined else "")
     )
     if info.accepted_drift:
         print(f"accepted drift: {info.accepted_drift}")
@@ -406,7 +407,7 @@ def quality_command(args: argparse.Namespace) -> int:
                 ["suite", "check", "column", "severity", "result", "observed", "unexpected", "quarantined", "note"],
                 [
                     [c["suite"], c["expectation"], c["column"] or "-", c["severity"], _result(c),
-                     _short(c["observed_value"]), _count(c["unexpected_count"]), _count(c["quarantined_rows"]),
+                     _short(c["observed_value"]), count(c["unexpected_count"], "-"), count(c["quarantined_rows"], "-"),
                      c["note"] or ""]
                     for c in shown
                 ],
@@ -443,14 +444,6 @@ def _text(value: object) -> str:
 def _short(value: object, limit: int = 40) -> str:
     text = "-" if value is None else " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
-def _count(value: int | None) -> str:
-    return "-" if value is None else f"{value:,}"
 
 
 def _print_json(value: object) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from segments.formatting import money, percent
 from segments.reports.html import PALETTE, Html, esc, nice_ticks
-from segments.reports.profiles import Pareto, SegmentProfile, money, pct
+from segments.reports.profiles import Pareto, SegmentProfile
 
 
 def _svg_open(name: str, title: str, width: int, height: int, **data: str) -> str:
@@ -25,10 +26,6 @@ def _short(text: str, limit: int = 40) -> str:
 def _label_room(labels: Sequence[str]) -> int:
     """Pixels left of the plot for labels of 12px text (about 6.8px a character)."""
     return min(max(int(6.8 * max((len(_short(t)) for t in labels), default=0)) + 16, 90), 330)
-
-
-def count(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
 def _x_axis(parts: list[str], ticks: list[float], x: Callable[[float], float], top: float, bottom: float,
@@ -134,7 +131,7 @@ def pareto_chart(p: Pareto, width: int = 560, height: int = 380) -> Html:
     )
     if p.top20_share is not None:
         cx, cy = x(p.top20_buyers / p.buyers), y(p.top20_share)
-        label = f"top 20% of buyers ({p.top20_buyers:,}): {pct(p.top20_share)} of revenue"
+        label = f"top 20% of buyers ({p.top20_buyers:,}): {percent(p.top20_share)} of revenue"
         parts.append(
             f'<line stroke="{PALETTE[3]}" stroke-dasharray="3 3" x1="{cx:.1f}" x2="{cx:.1f}" '
             f'y1="{top + plot_h}" y2="{cy:.1f}"/>'

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import duckdb
 
+from segments.formatting import money, noun, percent, points
 from segments.reports import md_code, md_table, md_text, relation
 from segments.warehouse import table_exists
 
@@ -274,26 +275,6 @@ def _json(report: ExperimentReport) -> dict:
     return convert(asdict(report))
 
 
-def _money(value: float | Decimal | None) -> str:
-    return "—" if value is None else f"{float(value):,.2f}"
-
-
-def _rate(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}%"
-
-
-def _signed_money(value: float | None) -> str:
-    return "—" if value is None else f"{value:+,.2f}"
-
-
-def _points(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:+.1f} pp"
-
-
-def _signed_rate(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:+.1f}%"
-
-
 def _intro(report: ExperimentReport) -> list[str]:
     versions = ""
     if report.champion_versions or report.challenger_versions:
@@ -301,7 +282,7 @@ def _intro(report: ExperimentReport) -> list[str]:
             f"champion {', '.join(report.champion_versions) or '—'} vs "
             f"challenger {', '.join(report.challenger_versions) or '—'}; "
         )
-    runs = f"{report.runs} published run{'' if report.runs == 1 else 's'}" + (
+    runs = f"{report.runs} {noun('published run', report.runs)}" + (
         f" ({report.first_run} … {report.last_run})" if report.runs else ""
     )
     lines = [f"{versions}{runs}; {report.customers:,} customers assigned"]
@@ -326,12 +307,12 @@ def _arm_rows(report: ExperimentReport) -> list[list[str]]:
         [
             a.arm,
             f"{a.customers:,}",
-            _rate(a.share),
+            percent(a.share),
             f"{a.buyers:,}",
-            _rate(a.buyer_rate),
+            percent(a.buyer_rate),
             f"{a.orders:,}",
-            _money(a.revenue),
-            _money(a.revenue_per_customer),
+            money(a.revenue, 2),
+            money(a.revenue_per_customer, 2),
         ]
         for a in report.arms
     ]
@@ -355,10 +336,10 @@ def _lift_rows(report: ExperimentReport) -> list[list[str]]:
     return [
         [
             lift.arm,
-            _signed_money(lift.revenue_per_customer_diff),
-            _signed_rate(lift.revenue_per_customer_rel),
-            _points(lift.buyer_rate_diff),
-            _signed_rate(lift.buyer_rate_rel),
+            money(lift.revenue_per_customer_diff, 2, signed=True),
+            percent(lift.revenue_per_customer_rel, signed=True),
+            points(lift.buyer_rate_diff),
+            percent(lift.buyer_rate_rel, signed=True),
         ]
         for lift in report.lifts
     ]

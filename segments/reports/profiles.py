@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from segments.formatting import money, percent
 from segments.reports import md_table, md_text, relation
 
 __all__ = [
@@ -30,10 +31,8 @@ __all__ = [
     "Pareto",
     "SegmentProfile",
     "Share",
-    "money",
     "pareto",
     "pareto_markdown",
-    "pct",
     "profiles_markdown",
     "segment_profiles",
     "shares_text",
@@ -293,17 +292,9 @@ def pareto(con: duckdb.DuckDBPyConnection) -> Pareto:
 # --- Markdown (Dagster asset metadata) ------------------------------------------------------------------
 
 
-def pct(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{100 * value:.{digits}f}%"
-
-
-def money(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f}"
-
-
 def shares_text(shares: tuple[Share, ...]) -> str:
     """``a 50%, b 30%`` (plain text; escape for the target format)."""
-    return ", ".join(f"{s.value} {pct(s.share, 0)}" for s in shares)
+    return ", ".join(f"{s.value} {percent(s.share, 0)}" for s in shares)
 
 
 def pareto_markdown(p: Pareto) -> str:
@@ -311,12 +302,12 @@ def pareto_markdown(p: Pareto) -> str:
         return "No buyers yet: no Pareto curve."
     lines = [
         f"- **{p.buyers:,}** buyers, **{money(p.revenue)}** EUR revenue (negative revenue counted as 0)",
-        f"- top 20% of buyers ({p.top20_buyers:,}) bring **{pct(p.top20_share)}** of revenue",
+        f"- top 20% of buyers ({p.top20_buyers:,}) bring **{percent(p.top20_share)}** of revenue",
     ]
     if p.buyers_for_80pct is not None:
         lines.append(
             f"- 80% of revenue comes from the top **{p.buyers_for_80pct:,}** buyers "
-            f"({pct(p.buyers_for_80pct / p.buyers)})"
+            f"({percent(p.buyers_for_80pct / p.buyers)})"
         )
     return "\n".join(lines)
 
@@ -345,11 +336,11 @@ def profiles_markdown(profiles: list[SegmentProfile]) -> str:
             [
                 md_text(p.segment),
                 f"{p.entities:,}",
-                pct(p.share),
-                pct(p.revenue_share),
+                percent(p.share),
+                percent(p.revenue_share),
                 money(p.avg_clv),
                 money(p.median_clv),
-                pct(p.mean_p_alive, 0),
+                percent(p.mean_p_alive, 0),
                 md_text(shares_text(p.top_categories)),
             ]
             for p in rows

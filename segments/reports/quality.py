@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from segments.formatting import count, plural
 from segments.quality.gate import QUARANTINE_TABLE
 from segments.quality.results import RESULTS_TABLE, quarantine_counts
 from segments.quality.suites import SEVERITIES
@@ -152,10 +153,6 @@ def _severity_order(severity: str) -> tuple[int, str]:
     return (SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES), severity)
 
 
-def _rows(n: int) -> str:
-    return f"{n:,} row{'' if n == 1 else 's'}"
-
-
 def verdict(section: QualitySection) -> str:
     """One line: did the gate pass, what did it set aside, what did a person let through."""
     if not section.checks:
@@ -172,7 +169,7 @@ def verdict(section: QualitySection) -> str:
     parts = [head]
     quarantined = section.quarantined_rows
     parts.append(
-        f"{_rows(quarantined)} quarantined (set aside, not used for features or segments)."
+        f"{plural(quarantined, 'row')} quarantined (set aside, not used for features or segments)."
         if quarantined
         else "No rows were quarantined."
     )
@@ -230,7 +227,7 @@ def quality_html(section: QualitySection | None, data_docs_href: str | None) -> 
                 ["suite", "check", "column", "severity", "outcome", "observed", "unexpected", "quarantined", "note"],
                 [
                     [f.suite, f.expectation, f.column or "—", f.severity, f.outcome, f.observed or "—",
-                     _count(f.unexpected), _count(f.quarantined), f.note or ""]
+                     count(f.unexpected), count(f.quarantined), f.note or ""]
                     for f in section.failed
                 ],
                 numeric=[6, 7],
@@ -242,7 +239,3 @@ def quality_html(section: QualitySection | None, data_docs_href: str | None) -> 
             "Data Docs</a>.</p>"
         )
     return parts
-
-
-def _count(value: int | None) -> str:
-    return "—" if value is None else f"{value:,}"

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from segments.formatting import minute, plural, share
 from segments.reports import md_code, md_fence, md_table, md_text, relation, write_text_atomic
 from segments.reports.html import Html, esc, html_table, line_chart, page
 
@@ -450,14 +451,6 @@ def _no_sizes(audit: RulesAudit) -> str:
     return "No segment sizes recorded for the published runs (a release before segment_sizes made them)."
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
-
-
-def _pct(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.1f}%" if whole else "—"
-
-
 def _matrix_rows(m: ImpactMatrix) -> tuple[list[str | None], list[str | None], list[list[int]]]:
     rows, cols = m.from_segments, m.to_segments
     return rows, cols, [[m.cell(f, t) for t in cols] for f in rows]
@@ -469,8 +462,8 @@ TITLE = "Segment rules audit"
 def _summary_line(audit: RulesAudit) -> str:
     latest = f"; latest published run {_run_text(audit.latest_run)}" if audit.latest_run else ""
     return (
-        f"{_plural(len(audit.versions), 'rule version')}, {_plural(audit.published_runs, 'published run')}, "
-        f"{_plural(audit.failed_runs, 'failed run')}{latest}. Generated {audit.generated_at:%Y-%m-%d %H:%M}."
+        f"{plural(len(audit.versions), 'rule version')}, {plural(audit.published_runs, 'published run')}, "
+        f"{plural(audit.failed_runs, 'failed run')}{latest}. Generated {minute(audit.generated_at)}."
     )
 
 
@@ -560,7 +553,7 @@ def _version_html(index: int, v: VersionAudit) -> str:
         parts.append(
             f'<h4>{esc(m.scheme)}</h4><p class="meta">Version <code>{esc(m.previous_version)}</code> → '
             f"<code>{esc(v.version)}</code> on the data of run {esc(_run_text(m.run))}: "
-            f"{m.changed:,} of {m.total:,} entities ({_pct(m.changed, m.total)}) change segment.</p>"
+            f"{m.changed:,} of {m.total:,} entities ({share(m.changed, m.total)}) change segment.</p>"
         )
         parts.append(_matrix_html(m))
     if any(None in key for m in v.impact for key in m.cells):
@@ -685,7 +678,7 @@ def _version_md(v: VersionAudit) -> str:
             "",
             f"Version {md_code(m.previous_version)} → {md_code(v.version)} on the data of run "
             f"{md_text(_run_text(m.run))}: {m.changed:,} of {m.total:,} entities "
-            f"({_pct(m.changed, m.total)}) change segment. Rows: previous segment; columns: new segment.",
+            f"({share(m.changed, m.total)}) change segment. Rows: previous segment; columns: new segment.",
             "",
             _matrix_md(m),
             "",

@@ -25,16 +25,15 @@ from urllib.parse import quote
 
 import duckdb
 
+from segments.formatting import count, money, noun, number, percent
 from segments.reports import relation, write_text_atomic
-from segments.reports.charts import bar_chart, clv_chart, count, pareto_chart
+from segments.reports.charts import bar_chart, clv_chart, pareto_chart
 from segments.reports.html import Html, esc, html_table, page
 from segments.reports.profiles import (
     FACTS,
     Pareto,
     SegmentProfile,
-    money,
     pareto,
-    pct,
     segment_profiles,
     shares_text,
 )
@@ -249,17 +248,13 @@ def _facts_html(report: RunReport) -> list[str]:
     return parts
 
 
-def _plural_entity(entity: str) -> str:
-    return f"{entity}s" if entity and "," not in entity else "entities"
-
-
 def _segments_html(scheme: str, rows: list[SegmentProfile]) -> list[str]:
     chart = bar_chart(
         "segment-sizes",
         f"Share of entities and of revenue per segment: {scheme}",
         [p.segment for p in rows],
         [
-            (f"share of {_plural_entity(rows[0].entity)}", [100 * p.share for p in rows]),
+            (f"share of {_entities(rows[0].entity)}", [100 * p.share for p in rows]),
             ("share of revenue", [None if p.revenue_share is None else 100 * p.revenue_share for p in rows]),
         ],
         fmt=lambda v: f"{v:.1f}%",
@@ -269,8 +264,8 @@ def _segments_html(scheme: str, rows: list[SegmentProfile]) -> list[str]:
     numbers = html_table(
         ["segment", "entities", "customers", "share", "revenue (EUR)", "revenue share", "avg CLV", "median CLV",
          "p alive"],
-        [[p.segment, f"{p.entities:,}", f"{p.customers:,}", pct(p.share), money(p.revenue), pct(p.revenue_share),
-          money(p.avg_clv), money(p.median_clv), pct(p.mean_p_alive, 0)] for p in rows],
+        [[p.segment, f"{p.entities:,}", f"{p.customers:,}", percent(p.share), money(p.revenue), percent(p.revenue_share),
+          money(p.avg_clv), money(p.median_clv), percent(p.mean_p_alive, 0)] for p in rows],
         numeric=range(1, 9),
     )  # fmt: skip
     who = html_table(
@@ -319,12 +314,12 @@ def render_run_report(report: RunReport) -> str:
         body.append("<p>No buyers with revenue yet: no Pareto curve.</p>")
     else:
         eighty = (
-            f"; 80% of revenue comes from the top {p.buyers_for_80pct:,} buyers ({pct(p.buyers_for_80pct / p.buyers)})"
+            f"; 80% of revenue comes from the top {p.buyers_for_80pct:,} buyers ({percent(p.buyers_for_80pct / p.buyers)})"
             if p.buyers_for_80pct
             else ""
         )
         body.append(
-            f"<p>The top 20% of buyers ({p.top20_buyers:,} of {p.buyers:,}) bring <strong>{esc(pct(p.top20_share))}"
+            f"<p>The top 20% of buyers ({p.top20_buyers:,} of {p.buyers:,}) bring <strong>{esc(percent(p.top20_share))}"
             f"</strong> of revenue ({esc(money(p.revenue))} EUR, negative revenue counted as 0){esc(eighty)}.</p>"
         )
         body.append(f"<figure>{pareto_chart(p)}</figure>")
@@ -385,7 +380,7 @@ def _movements_html(report: RunReport) -> list[str]:
             f"Most frequent segment moves: {scheme}",
             [_move_label(m) for m in top],
             [("entities", [m.entities for m in top])],
-            fmt=count,
+            fmt=_whole_or_tenths,
             integer=True,
             scheme=scheme,
         )
@@ -407,7 +402,7 @@ def _potential_html(potential: list[PotentialSegment] | None) -> list[str]:
     chart = bar_chart(
         "potential-segments",
         "Potential value per potential segment",
-        [f"{p.label} ({_count_or_dash(p.prospects)} prospects)" for p in top],
+        [f"{p.label} ({count(p.prospects)} prospects)" for p in top],
         [("potential value (EUR)", [p.potential_value for p in top])],
         fmt=money,
     )
@@ -415,7 +410,7 @@ def _potential_html(potential: list[PotentialSegment] | None) -> list[str]:
     table = html_table(
         ["potential segment", "type", "prospects", "like buyers", "average value (EUR)", "potential value (EUR)"],
         [
-            [p.label, p.customer_type or "—", _count_or_dash(p.prospects), _count_or_dash(p.buyers),
+            [p.label, p.customer_type or "—", count(p.prospects), count(p.buyers),
              money(p.average_value), money(p.potential_value)]
             for p in potential
         ],
@@ -428,5 +423,10 @@ def _potential_html(potential: list[PotentialSegment] | None) -> list[str]:
     return [*parts, note, f"<figure>{chart}</figure>", table]
 
 
-def _count_or_dash(value: int | None) -> str:
-    return "—" if value is None else f"{value:,}"
+def _entities(entity: str) -> str:
+    """What a scheme segments, in the plural: ``contacts``; ``entities`` when that is several kinds."""
+    return noun(entity) if entity and "," not in entity else "entities"
+
+
+def _whole_or_tenths(value: float) -> str:
+    return number(value, 0 if float(value).is_integer() else 1)
