@@ -6,24 +6,14 @@ Every value is escaped unless it is wrapped in :class:`Html` (markup this module
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterable, Sequence
 
+from markupsafe import Markup as Html  # markup that is already safe: templates and ``esc`` insert it as is
+
+from segments.reports.render import esc
+
 __all__ = ["Html", "esc", "html_table", "line_chart", "nice_ticks", "page"]
-
-
-class Html(str):
-    """Markup that is already safe; ``esc`` and ``html_table`` insert it unchanged."""
-
-    __slots__ = ()
-
-
-def esc(value: object) -> Html:
-    """Escape a value for HTML text or a quoted attribute (``None`` becomes empty)."""
-    if isinstance(value, Html):
-        return value
-    return Html("" if value is None else html.escape(str(value), quote=True))
 
 
 def html_table(
