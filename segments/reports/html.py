@@ -1,96 +1,20 @@
-"""Self-contained HTML for reports: escaping, tables, a page shell and inline SVG line charts.
+"""Inline SVG line charts for the HTML documents, and the escaping and colours the charts share.
 
-No JavaScript, no CDN, no web fonts: a document works offline and can be archived as a single file.
-Every value is escaped unless it is wrapped in :class:`Html` (markup this module or its caller built).
+The documents themselves are templates (``templates/``, rendered by ``segments.reports.render``): no JavaScript,
+no CDN, no web fonts, so a document works offline and can be archived as a single file. Every value is escaped
+unless it is :class:`Html` (markup that is already safe).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from markupsafe import Markup as Html  # markup that is already safe: templates and ``esc`` insert it as is
 
 from segments.reports.render import esc
 
-__all__ = ["Html", "esc", "html_table", "line_chart", "nice_ticks", "page"]
-
-
-def html_table(
-    header: Sequence[object] | None,
-    rows: Iterable[Sequence[object]],
-    *,
-    numeric: Sequence[int] = (),
-    cls: str = "",
-    row_header: bool = False,
-) -> Html:
-    """A ``<table>``; cells are escaped unless they are :class:`Html`. ``header`` None: no header row;
-    ``numeric``: right-aligned columns; ``row_header``: the first cell of each row is a ``<th scope="row">``."""
-    right = set(numeric)
-
-    def cell(tag: str, index: int, value: object, scope: str = "") -> str:
-        attrs = ' class="num"' if index in right else ""
-        attrs += f' scope="{scope}"' if scope else ""
-        return f"<{tag}{attrs}>{esc(value)}</{tag}>"
-
-    head = (
-        "<thead><tr>" + "".join(cell("th", i, h, "col") for i, h in enumerate(header)) + "</tr></thead>"
-        if header is not None
-        else ""
-    )
-    body = []
-    for row in rows:
-        cells = [
-            cell("th", i, v, "row") if row_header and i == 0 else cell("td", i, v) for i, v in enumerate(row)
-        ]
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    class_attr = f' class="{esc(cls)}"' if cls else ""
-    return Html(f"<table{class_attr}>{head}<tbody>\n" + "\n".join(body) + "\n</tbody></table>")
-
-
-CSS = """
-:root { color-scheme: light; }
-body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-       color: #1f2328; max-width: 1100px; margin: 2rem auto; padding: 0 1.25rem; }
-h1 { font-size: 1.7rem; margin-bottom: .2rem; }
-h2 { font-size: 1.35rem; border-bottom: 1px solid #d0d7de; padding-bottom: .25rem; margin-top: 2.5rem; }
-h3 { font-size: 1.1rem; margin-top: 1.6rem; }
-h4 { font-size: 1rem; margin: 1.2rem 0 .4rem; }
-.meta { color: #59636e; }
-table { border-collapse: collapse; margin: .5rem 0 1rem; font-size: 14px; }
-th, td { border: 1px solid #d0d7de; padding: .25rem .6rem; text-align: left; vertical-align: top; }
-thead th { background: #f6f8fa; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-table.facts th { background: #f6f8fa; width: 11rem; }
-table.matrix td.same { background: #eef6ee; }
-table.matrix td.moved { background: #fff4e5; font-weight: 600; }
-code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
-            font-size: 13px; }
-pre { background: #f6f8fa; border: 1px solid #d0d7de; padding: .6rem .8rem; overflow-x: auto; line-height: 1.35; }
-pre.diff .add { color: #116329; background: #e6ffec; display: inline-block; width: 100%; }
-pre.diff .del { color: #82071e; background: #ffebe9; display: inline-block; width: 100%; }
-pre.diff .hunk { color: #6639ba; }
-.status { display: inline-block; border-radius: 1rem; padding: 0 .6rem; font-size: 13px; font-weight: 600; }
-.status-in-use { background: #dafbe1; color: #116329; }
-.status-used-before { background: #eaeef2; color: #424a53; }
-.status-not-used-yet { background: #fff8c5; color: #7d4e00; }
-.status-challenger { background: #fbefff; color: #6639ba; }
-nav ol { columns: 2; }
-svg.chart { max-width: 100%; height: auto; font: 12px system-ui, sans-serif; }
-svg.chart .axis { stroke: #8c959f; }
-svg.chart .grid { stroke: #eaeef2; }
-svg.chart text { fill: #424a53; }
-"""
-
-
-def page(title: str, body: str, *, css: str = CSS) -> str:
-    """A complete HTML document; ``title`` is escaped, ``body`` is markup."""
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(title)}</title>\n<style>{css}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
-    )
+__all__ = ["DASHES", "PALETTE", "Html", "esc", "line_chart", "nice_ticks"]
 
 
 # Colour-blind-safe first (Okabe-Ito), then more; beyond that, dashes tell lines apart.

@@ -31,6 +31,7 @@ __all__ = [
     "Pareto",
     "SegmentProfile",
     "Share",
+    "facts_text",
     "pareto",
     "pareto_markdown",
     "profiles_markdown",
@@ -295,6 +296,15 @@ def pareto(con: duckdb.DuckDBPyConnection) -> Pareto:
 def shares_text(shares: tuple[Share, ...]) -> str:
     """``a 50%, b 30%`` (plain text; escape for the target format)."""
     return ", ".join(f"{s.value} {percent(s.share, 0)}" for s in shares)
+
+
+def facts_text(profile: SegmentProfile) -> str:
+    """``industry: Retail 67%, Finance 33%; region: North 67%, ...`` (plain text, like ``shares_text``)."""
+    return "; ".join(
+        f"{fact.replace('_', ' ')}: {shares_text(profile.facts[fact])}"
+        for fact in FACTS
+        if fact in profile.facts
+    )
 
 
 def pareto_markdown(p: Pareto) -> str:
