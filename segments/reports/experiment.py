@@ -6,6 +6,9 @@ next actions (``segments.customer_segments``), and outcomes after assignment fro
 first assigned the customer to the arm, returns excluded. Challenger and holdout are compared with the
 champion in revenue per customer and buyer rate (absolute and relative difference). The figures are plain
 descriptive statistics; no significance test is made.
+
+The ``markdown`` and ``table`` documents are the templates ``experiment.md`` and ``experiment.txt``; the rows both
+show are formatted here, once.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from decimal import Decimal
 import duckdb
 
 from segments.formatting import money, noun, percent, points
-from segments.reports import md_code, md_table, md_text, relation
+from segments.reports import relation
+from segments.reports.render import render as render_template
 from segments.warehouse import table_exists
 
 __all__ = [
@@ -253,11 +257,20 @@ def render(report: ExperimentReport, fmt: str = "table") -> str:
     """``table`` (plain text for a terminal), ``markdown`` or ``json``."""
     if fmt == "json":
         return json.dumps(_json(report), indent=2, sort_keys=False) + "\n"
-    if fmt == "markdown":
-        return _markdown(report)
-    if fmt == "table":
-        return _text(report)
-    raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return render_template(
+        "experiment.md" if fmt == "markdown" else "experiment.txt",
+        report=report,
+        intro=_intro(report),
+        arm_header=ARM_HEADER,
+        arm_rows=_arm_rows(report),
+        lift_header=LIFT_HEADER,
+        lift_rows=_lift_rows(report),
+        action_header=ACTION_HEADER,
+        action_rows=_action_rows(report),
+        text_table=_text_table,
+    )
 
 
 def _json(report: ExperimentReport) -> dict:
@@ -363,53 +376,3 @@ def _text_table(header: list[str], rows: list[list[str]], right_from: int) -> st
         ).rstrip()
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
-
-
-def _text(report: ExperimentReport) -> str:
-    action_rows = _action_rows(report)
-    parts = [
-        f"Experiment {report.name}",
-        *_intro(report),
-        "",
-        _text_table(ARM_HEADER, _arm_rows(report), 1),
-        "",
-        _text_table(LIFT_HEADER, _lift_rows(report), 1),
-        "",
-        "Current next actions",
-        _text_table(ACTION_HEADER, action_rows, 5)
-        if action_rows
-        else "(no current assignments in this experiment)",
-    ]
-    return "\n".join(parts) + "\n"
-
-
-def _markdown(report: ExperimentReport) -> str:
-    def cells(rows: list[list[str]]) -> list[list[str]]:
-        return [[md_text(c) for c in row] for row in rows]
-
-    action_rows = _action_rows(report)
-    actions = [
-        [md_text(r[0]), md_text(r[1]), md_code(r[2]), md_text(r[3]), md_text(r[4]), r[5]] for r in action_rows
-    ]
-    parts = [
-        f"# Experiment {md_code(report.name)}",
-        "",
-        *(md_text(line) + "  " for line in _intro(report)),
-        "",
-        "## Arms",
-        "",
-        md_table(ARM_HEADER, cells(_arm_rows(report)), align="lrrrrrrr"),
-        "",
-        "## Difference vs champion",
-        "",
-        md_table(LIFT_HEADER, cells(_lift_rows(report)), align="lrrrr"),
-        "",
-        "Differences are descriptive; no significance test is made.",
-        "",
-        "## Current next actions",
-        "",
-        md_table(ACTION_HEADER, actions, align="lllllr")
-        if actions
-        else "No current assignments in this experiment.",
-    ]
-    return "\n".join(parts) + "\n"

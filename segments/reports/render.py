@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_eval_con
 from markupsafe import Markup
 
 from segments import formatting
-from segments.reports import md_code, md_fence, md_table, md_text
+from segments.reports import md_code, md_fence, md_rows, md_table, md_text
 
 __all__ = ["TEMPLATES", "esc", "render"]
 
@@ -61,6 +61,7 @@ ENV.filters.update(
     md=md_text,
     code=md_code,
     fence=md_fence,
+    md_rows=md_rows,
 )
 ENV.globals.update(md_table=md_table)
 
