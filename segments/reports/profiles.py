@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from segments.formatting import money, percent
-from segments.reports import md_table, md_text, relation
+from segments.formatting import percent
+from segments.reports import relation
+from segments.reports.render import render
 
 __all__ = [
     "CLV_QUANTILES",
@@ -31,6 +32,7 @@ __all__ = [
     "Pareto",
     "SegmentProfile",
     "Share",
+    "by_scheme",
     "facts_text",
     "pareto",
     "pareto_markdown",
@@ -290,7 +292,7 @@ def pareto(con: duckdb.DuckDBPyConnection) -> Pareto:
     )
 
 
-# --- Markdown (Dagster asset metadata) ------------------------------------------------------------------
+# --- text and Markdown (Dagster asset metadata) ------------------------------------------------------------------
 
 
 def shares_text(shares: tuple[Share, ...]) -> str:
@@ -307,54 +309,19 @@ def facts_text(profile: SegmentProfile) -> str:
     )
 
 
+def by_scheme(profiles: list[SegmentProfile]) -> dict[str, list[SegmentProfile]]:
+    """The profiles per scheme, in their order (schemes by name, segments largest first)."""
+    grouped: dict[str, list[SegmentProfile]] = defaultdict(list)
+    for p in profiles:
+        grouped[p.scheme].append(p)
+    return dict(grouped)
+
+
 def pareto_markdown(p: Pareto) -> str:
-    if not p.buyers:
-        return "No buyers yet: no Pareto curve."
-    lines = [
-        f"- **{p.buyers:,}** buyers, **{money(p.revenue)}** EUR revenue (negative revenue counted as 0)",
-        f"- top 20% of buyers ({p.top20_buyers:,}) bring **{percent(p.top20_share)}** of revenue",
-    ]
-    if p.buyers_for_80pct is not None:
-        lines.append(
-            f"- 80% of revenue comes from the top **{p.buyers_for_80pct:,}** buyers "
-            f"({percent(p.buyers_for_80pct / p.buyers)})"
-        )
-    return "\n".join(lines)
+    """The Pareto figures as a Markdown list (templates/pareto.md)."""
+    return render("pareto.md", p=p)
 
 
 def profiles_markdown(profiles: list[SegmentProfile]) -> str:
-    if not profiles:
-        return "No published segments yet."
-    header = [
-        "segment",
-        "entities",
-        "share",
-        "revenue share",
-        "avg CLV",
-        "median CLV",
-        "p alive",
-        "top categories",
-    ]
-    parts = []
-    by_scheme: dict[str, list[SegmentProfile]] = defaultdict(list)
-    for p in profiles:
-        by_scheme[p.scheme].append(p)
-    for scheme, rows in by_scheme.items():
-        parts.append(f"**{md_text(scheme)}** ({md_text(rows[0].entity)})")
-        parts.append("")
-        body = [
-            [
-                md_text(p.segment),
-                f"{p.entities:,}",
-                percent(p.share),
-                percent(p.revenue_share),
-                money(p.avg_clv),
-                money(p.median_clv),
-                percent(p.mean_p_alive, 0),
-                md_text(shares_text(p.top_categories)),
-            ]
-            for p in rows
-        ]
-        parts.append(md_table(header, body, align="lrrrrrrl"))
-        parts.append("")
-    return "\n".join(parts).rstrip() + "\n"
+    """A Markdown table of the profiles per scheme (templates/profiles.md)."""
+    return render("profiles.md", by_scheme=by_scheme(profiles), shares_text=shares_text)

@@ -35,6 +35,7 @@ from segments.reports.html import Html
 from segments.reports.profiles import (
     Pareto,
     SegmentProfile,
+    by_scheme,
     facts_text,
     pareto,
     segment_profiles,
@@ -130,19 +131,15 @@ class RunReport:
     @property
     def profiles_by_scheme(self) -> dict[str, list[SegmentProfile]]:
         """The profiles per scheme, in their order (schemes by name, segments largest first)."""
-        return _grouped(self.profiles)
+        return by_scheme(self.profiles)
 
     @property
     def moves_by_scheme(self) -> dict[str, list[Move]]:
         """This run's moves per scheme, largest first."""
-        return _grouped(self.moves)
-
-
-def _grouped(items: list) -> dict[str, list]:
-    grouped: dict[str, list] = defaultdict(list)
-    for item in items:
-        grouped[item.scheme].append(item)
-    return dict(grouped)
+        moves: dict[str, list[Move]] = defaultdict(list)
+        for m in self.moves:
+            moves[m.scheme].append(m)
+        return dict(moves)
 
 
 def fetch_run_report(
