@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from markupsafe import Markup as Html  # markup that is already safe: templates and ``esc`` insert it as is
 
-from segments.reports.render import esc
+from segments.reports.render import esc, render_fragment
 
 __all__ = ["DASHES", "PALETTE", "Html", "esc", "line_chart", "nice_ticks"]
 
@@ -54,6 +55,31 @@ def _fmt_tick(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
 
 
+@dataclass(frozen=True)
+class _Line:
+    name: str
+    label: str  # in the legend (shortened)
+    color: str
+    dash: str  # stroke-dasharray, "" for a solid line
+    points: str  # "x,y x,y ..."
+    markers: list[tuple[str, str, str]]  # cx, cy, hover text
+    legend_y: int
+
+
+@dataclass(frozen=True)
+class _LineChart:
+    title: str
+    width: int
+    height: int
+    left: int  # the plot's edges
+    right: int
+    top: int
+    bottom: int
+    ticks: list[tuple[str, str]]  # y, label
+    x_labels: list[tuple[str, str]]  # x, label
+    series: list[_Line]
+
+
 def line_chart(
     x_labels: Sequence[str],
     series: Sequence[tuple[str, Sequence[float]]],
@@ -63,7 +89,8 @@ def line_chart(
     height: int = 320,
     point_titles: Sequence[str] | None = None,
 ) -> Html:
-    """An inline SVG line chart: one ``<polyline>`` per series with one point per x label (evenly spaced).
+    """An inline SVG line chart (templates/charts/line.svg): one ``<polyline>`` per series with one point per
+    x label (evenly spaced).
 
     ``point_titles``: hover text per x position (e.g. run id and date); points get ``<circle>`` markers with
     ``<title>`` tooltips when there are at most 60 of them. Series with names get a legend on the right."""
@@ -81,57 +108,36 @@ def line_chart(
     def y(v: float) -> float:
         return top + plot_h - (v / y_max) * plot_h
 
-    parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-label="{esc(title)}">',
-        f"<title>{esc(title)}</title>",
-    ]
-    for tick in ticks:
-        ty = f"{y(tick):.1f}"
-        parts.append(
-            f'<line class="grid" stroke="#eaeef2" x1="{left}" x2="{left + plot_w}" y1="{ty}" y2="{ty}"/>'
-        )
-        parts.append(
-            f'<text x="{left - 6}" y="{ty}" text-anchor="end" dominant-baseline="middle">'
-            f"{esc(_fmt_tick(tick))}</text>"
-        )
-    parts.append(
-        f'<line class="axis" stroke="#8c959f" x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}"/>'
-    )
-    parts.append(
-        f'<line class="axis" stroke="#8c959f" x1="{left}" x2="{left + plot_w}" y1="{top + plot_h}" y2="{top + plot_h}"/>'
-    )
-    if n:
-        shown = sorted({round(i * (n - 1) / 5) for i in range(6)}) if n > 6 else range(n)
-        for i in shown:
-            parts.append(
-                f'<text x="{x(i):.1f}" y="{top + plot_h + 18}" text-anchor="middle">{esc(x_labels[i])}</text>'
-            )
+    shown = sorted({round(i * (n - 1) / 5) for i in range(6)}) if n > 6 else range(n)
     markers = n <= 60
+    lines = []
     for k, (name, values) in enumerate(series):
-        color = PALETTE[k % len(PALETTE)]
-        dash = DASHES[(k // len(PALETTE)) % len(DASHES)]
-        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        points = " ".join(f"{x(i):.1f},{y(float(v)):.1f}" for i, v in enumerate(values))
-        parts.append(
-            f'<polyline class="series" data-series="{esc(name)}" fill="none" stroke="{color}" '
-            f'stroke-width="2"{dash_attr} points="{points}"><title>{esc(name)}</title></polyline>'
+        tips = [
+            f"{name}: {v:,}" + (f" ({point_titles[i]})" if point_titles else "") for i, v in enumerate(values)
+        ]
+        lines.append(
+            _Line(
+                name=name,
+                label=name if len(name) <= 22 else name[:21] + "…",
+                color=PALETTE[k % len(PALETTE)],
+                dash=DASHES[(k // len(PALETTE)) % len(DASHES)],
+                points=" ".join(f"{x(i):.1f},{y(float(v)):.1f}" for i, v in enumerate(values)),
+                markers=[
+                    (f"{x(i):.1f}", f"{y(float(v)):.1f}", tips[i]) for i, v in enumerate(values) if markers
+                ],
+                legend_y=top + 6 + k * 18,
+            )
         )
-        if markers:
-            for i, v in enumerate(values):
-                label = f"{name}: {v:,}" + (f" ({point_titles[i]})" if point_titles else "")
-                parts.append(
-                    f'<circle cx="{x(i):.1f}" cy="{y(float(v)):.1f}" r="3" fill="{color}">'
-                    f"<title>{esc(label)}</title></circle>"
-                )
-        ly = top + 6 + k * 18
-        parts.append(
-            f'<line x1="{left + plot_w + 14}" x2="{left + plot_w + 34}" y1="{ly}" y2="{ly}" stroke="{color}" '
-            f'stroke-width="3"{dash_attr}/>'
-        )
-        short = name if len(name) <= 22 else name[:21] + "…"
-        parts.append(
-            f'<text x="{left + plot_w + 40}" y="{ly}" dominant-baseline="middle">{esc(short)}</text>'
-        )
-    parts.append("</svg>")
-    return Html("\n".join(parts))
+    chart = _LineChart(
+        title=title,
+        width=width,
+        height=height,
+        left=left,
+        right=left + plot_w,
+        top=top,
+        bottom=top + plot_h,
+        ticks=[(f"{y(tick):.1f}", _fmt_tick(tick)) for tick in ticks],
+        x_labels=[(f"{x(i):.1f}", x_labels[i]) for i in shown] if n else [],
+        series=lines,
+    )
+    return render_fragment("charts/line.svg", c=chart)

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from segments import formatting
 from segments.reports import md_code, md_fence, md_rows, md_table, md_text
 
-__all__ = ["TEMPLATES", "esc", "render"]
+__all__ = ["TEMPLATES", "esc", "render", "render_fragment"]
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -69,3 +69,8 @@ ENV.globals.update(md_table=md_table)
 def render(template: str, /, **context: object) -> str:
     """The document ``template`` (a path under ``templates/``) with ``context``."""
     return ENV.get_template(template).render(**context)
+
+
+def render_fragment(template: str, /, **context: object) -> Markup:
+    """Markup to insert into a document (an SVG chart): ``template`` without its file's final line break."""
+    return Markup(render(template, **context).removesuffix("\n"))
