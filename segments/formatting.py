@@ -1,4 +1,4 @@
-"""Numbers, money, percentages, plurals and dates as people read them: each format is defined here once.
+"""Numbers, money, percentages, plurals and dates as people read them, and terminal tables: each defined once.
 
 Documents (``segments.reports.render`` registers these as template filters), terminal output and check
 messages all use them. A missing value prints as ``missing``: an em dash in documents, ``-`` or ``n/a``
@@ -7,6 +7,7 @@ where a caller says so.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ __all__ = [
     "plural",
     "points",
     "share",
+    "text_table",
 ]
 
 DASH = "—"
@@ -85,3 +87,25 @@ def change(fraction: float | None, *, infinite: str, missing: str = "n/a") -> st
 def minute(when: datetime) -> str:
     """A timestamp to the minute: ``2026-11-01 03:15``."""
     return f"{when:%Y-%m-%d %H:%M}"
+
+
+def text_table(
+    header: Sequence[object],
+    rows: Sequence[Sequence[object]],
+    *,
+    numeric: Collection[int] = (),
+    rule: bool = False,
+) -> str:
+    """A table for a terminal: columns padded to their widest cell, two spaces apart, the ``numeric`` columns
+    right-aligned; ``rule``: a line of dashes under the header. No line ends in spaces."""
+    cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(
+            cell.rjust(width) if i in numeric else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+
+    dashes = [["-" * width for width in widths]] if rule else []
+    return "\n".join(line(row) for row in [cells[0], *dashes, *cells[1:]])

@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from segments.cli.arguments import positive_int
-from segments.cli.tables import text_table
 from segments.errors import SegmentsError
-from segments.formatting import count, plural
+from segments.formatting import count, plural, text_table
 from segments.ingest.schemas import ENTITIES
 from segments.quality.gate import LINEAGE, QUARANTINE_TABLE
 from segments.quality.results import RESULTS_TABLE

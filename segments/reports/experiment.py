@@ -20,7 +20,7 @@ from decimal import Decimal
 
 import duckdb
 
-from segments.formatting import money, noun, percent, points
+from segments.formatting import money, noun, percent, points, text_table
 from segments.reports import relation
 from segments.reports.render import render as render_template
 from segments.warehouse import table_exists
@@ -269,7 +269,7 @@ def render(report: ExperimentReport, fmt: str = "table") -> str:
         lift_rows=_lift_rows(report),
         action_header=ACTION_HEADER,
         action_rows=_action_rows(report),
-        text_table=_text_table,
+        text_table=text_table,
     )
 
 
@@ -364,15 +364,3 @@ def _action_rows(report: ExperimentReport) -> list[list[str]]:
         for a in report.arms
         for c in a.actions
     ]
-
-
-def _text_table(header: list[str], rows: list[list[str]], right_from: int) -> str:
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i >= right_from else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])

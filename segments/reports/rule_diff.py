@@ -13,6 +13,7 @@ import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from segments.formatting import text_table
 from segments.reports import md_table
 from segments.reports.render import render as render_template
 from segments.rules.compiler import HOLDOUT_ACTION
@@ -172,12 +173,4 @@ def _md_table(header: Sequence[object], rows: list[Row], right: Collection[int] 
 
 
 def _text_table(header: Sequence[object], rows: list[Row], right: Collection[int] = ()) -> str:
-    widths = [max(len(str(v)) for v in col) for col in zip(header, *rows, strict=True)]
-
-    def line(row: Row) -> str:
-        return "  ".join(
-            str(v).rjust(w) if i in right else str(v).ljust(w)
-            for i, (v, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-
-    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
+    return text_table(header, rows, numeric=right, rule=True)

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from segments.formatting import change, count, minute, money, noun, number, percent, plural, points, share
+from segments.formatting import (
+    change,
+    count,
+    minute,
+    money,
+    noun,
+    number,
+    percent,
+    plural,
+    points,
+    share,
+    text_table,
+)
 
 
 def test_plurals_and_counts():
@@ -42,3 +54,16 @@ def test_money_and_percentages():
         "n/a",
     )
     assert minute(datetime(2026, 11, 1, 3, 15, 59)) == "2026-11-01 03:15"
+
+
+def test_text_table_pads_to_the_widest_cell_and_right_aligns_numbers():
+    table = text_table(
+        ["arm", "customers", "note"], [["champion", "1,234", ""], ["holdout", "5", "none"]], numeric=[1]
+    )
+    assert table.splitlines() == [
+        "arm       customers  note",
+        "champion      1,234",
+        "holdout           5  none",
+    ]
+    ruled = text_table(["a", "n"], [["x", "10"]], numeric=[1], rule=True)
+    assert ruled == "a   n\n-  --\nx  10"
