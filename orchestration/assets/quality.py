@@ -21,6 +21,7 @@ from segments.quality import results
 from segments.quality.gate import run_gate
 from segments.quality.suites import Suite, SuiteReport, load_suites
 from segments.quality.validation import validate
+from segments.reports import md_table
 from segments.settings import EXPECTATIONS_DIR, Settings
 
 SUITES = load_suites(EXPECTATIONS_DIR)
@@ -113,11 +114,15 @@ def check_result(
     report: SuiteReport, *, asset_key: dg.AssetKey | None = None, check: str | None = None
 ) -> dg.AssetCheckResult:
     failed = report.blocking_failures + report.warnings
-    table = "| check | column | severity | observed | quarantined |\n|---|---|---|---|---:|\n" + "\n".join(
-        f"| {o.expectation} | {o.column or ''} | {o.severity}{' (blocks)' if o.blocks else ''} | "
-        f"{'ok' if o.success else (o.note or o.observed_value or '')} | {o.quarantined:,} |"
-        for o in report.outcomes
-    )
+    table = md_table(
+        ["check", "column", "severity", "observed", "quarantined"],
+        [
+            [o.expectation, o.column or "", f"{o.severity}{' (blocks)' if o.blocks else ''}",
+             "ok" if o.success else (o.note or o.observed_value or ""), f"{o.quarantined:,}"]
+            for o in report.outcomes
+        ],
+        align="llllr",
+    )  # fmt: skip
     return dg.AssetCheckResult(
         passed=not failed,
         severity=dg.AssetCheckSeverity.ERROR if report.blocking_failures else dg.AssetCheckSeverity.WARN,

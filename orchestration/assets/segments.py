@@ -25,6 +25,7 @@ from segments.quality import results
 from segments.quality.drift import DESCRIPTION as DRIFT_DESCRIPTION
 from segments.quality.drift import SUITE_NAME as DRIFT_CHECK
 from segments.quality.drift import segment_size_drift
+from segments.reports import md_table
 from segments.rules import (
     REQUIRED_SCHEMES,
     RuleSet,
@@ -205,8 +206,10 @@ def _stage_impact(
             f"insert into {STAGED_IMPACT} values (?, ?, ?, ?, ?)",
             [previous.version, m.scheme, m.from_segment, m.to_segment, m.entities],
         )
-    return "| scheme | entities moving |\n|---|---:|\n" + "\n".join(
-        f"| {scheme} | {diff.moved.get(scheme, 0):,} of {n:,} |" for scheme, n in diff.entities.items()
+    return md_table(
+        ["scheme", "entities moving"],
+        [[scheme, f"{diff.moved.get(scheme, 0):,} of {n:,}"] for scheme, n in diff.entities.items()],
+        align="lr",
     )
 
 
@@ -289,12 +292,16 @@ def _run_started_at(context: dg.AssetExecutionContext) -> datetime | None:
 
 
 def sizes_markdown(con, table: str) -> str:
-    return "| scheme | segment | customers | share % |\n|---|---|---:|---:|\n" + "\n".join(
-        f"| {s} | {g} | {n:,} | {p:.1f} |" for s, g, n, p in segment_sizes(con, table)
+    return md_table(
+        ["scheme", "segment", "customers", "share %"],
+        [[s, g, f"{n:,}", f"{p:.1f}"] for s, g, n, p in segment_sizes(con, table)],
+        align="llrr",
     )
 
 
 def actions_markdown(con, table: str) -> str:
-    return "| owner | action | channel | customers |\n|---|---|---|---:|\n" + "\n".join(
-        f"| {o} | {a} | {c} | {n:,} |" for o, a, c, n in next_actions(con, table)
+    return md_table(
+        ["owner", "action", "channel", "customers"],
+        [[o, a, c, f"{n:,}"] for o, a, c, n in next_actions(con, table)],
+        align="lllr",
     )

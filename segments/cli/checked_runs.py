@@ -121,10 +121,6 @@ def run_info(con, run_id: str) -> RunInfo:
 # --- output --------------------------------------------------------------------------------------------------
 
 
-def plural(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
 def print_json(value: object) -> None:
     print(json.dumps(value, indent=2, default=_json_default))
 

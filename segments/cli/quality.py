@@ -11,14 +11,13 @@ from typing import Any
 from segments.cli.checked_runs import (
     common_options,
     open_warehouse,
-    plural,
     print_json,
     resolve_run,
     run_info,
     run_option,
 )
-from segments.cli.tables import text_table
 from segments.errors import SegmentsError
+from segments.formatting import count, plural, text_table
 from segments.quality.results import RESULTS_TABLE
 from segments.settings import Settings
 from segments.warehouse import table_exists
@@ -91,7 +90,7 @@ def quality_command(args: argparse.Namespace) -> int:
                 ["suite", "check", "column", "severity", "result", "observed", "unexpected", "quarantined", "note"],
                 [
                     [c["suite"], c["expectation"], c["column"] or "-", c["severity"], _result(c),
-                     _short(c["observed_value"]), _count(c["unexpected_count"]), _count(c["quarantined_rows"]),
+                     _short(c["observed_value"]), count(c["unexpected_count"], "-"), count(c["quarantined_rows"], "-"),
                      c["note"] or ""]
                     for c in shown
                 ],
@@ -116,7 +115,3 @@ def _result(check: dict[str, Any]) -> str:
 def _short(value: object, limit: int = 40) -> str:
     text = "-" if value is None else " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _count(value: int | None) -> str:
-    return "-" if value is None else f"{value:,}"

@@ -17,7 +17,6 @@ from segments.cli.arguments import positive_int
 from segments.cli.checked_runs import (
     common_options,
     open_warehouse,
-    plural,
     print_json,
     resolve_run,
     run_info,
@@ -25,8 +24,8 @@ from segments.cli.checked_runs import (
     run_times,
     runs_relation,
 )
-from segments.cli.tables import text_table
 from segments.errors import SegmentsError
+from segments.formatting import plural, text_table
 from segments.ingest.schemas import ENTITIES
 from segments.quality.gate import LINEAGE, QUARANTINE_TABLE
 from segments.quality.results import RESULTS_TABLE

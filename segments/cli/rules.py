@@ -14,6 +14,7 @@ from segments.cli.common import ALLOW_UNPUBLISHED, feature_tables, say_features
 from segments.dbt_manifest import ensure_manifest
 from segments.errors import SegmentsError
 from segments.preflight import edited_used_versions, read_state
+from segments.reports.rule_diff import render
 from segments.rules import (
     REQUIRED_SCHEMES,
     challenger_for,
@@ -22,7 +23,6 @@ from segments.rules import (
     rule_file_json_schema,
 )
 from segments.rules.comparison import diff_rule_sets, with_champion
-from segments.rules.diff import render
 from segments.rules.lint import lint_on_data, lint_static
 from segments.settings import Settings
 from segments.warehouse import open_read_only

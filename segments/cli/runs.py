@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from segments.cli.arguments import positive_int
-from segments.cli.tables import text_table
+from segments.formatting import text_table
 from segments.guard import unrecorded_runs
 from segments.settings import Settings
 from segments.warehouse import open_read_only, table_exists

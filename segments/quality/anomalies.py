@@ -23,6 +23,7 @@ from typing import Any
 
 import duckdb
 
+from segments import formatting
 from segments.errors import QualityError
 from segments.quality.suites import SEVERITIES, Outcome, Suite
 from segments.warehouse import quote_ident
@@ -113,7 +114,7 @@ def compare(suite: Suite, current: dict[str, Any], previous: dict[str, Any] | No
                 ok=change is None or abs(change) <= limit,
                 rows=int(rows_now),
                 kwargs={"max_share": limit},
-                observed=f"{int(rows_before):,} → {int(rows_now):,} rows ({_percent(change)})",
+                observed=f"{int(rows_before):,} → {int(rows_now):,} rows ({formatting.change(change, infinite='from zero')})",
                 why=f"row count changed by more than {100 * limit:.0f} % since the previous load",
             )
         )
@@ -156,7 +157,9 @@ def compare(suite: Suite, current: dict[str, Any], previous: dict[str, Any] | No
                 ok=shift is None or abs(shift) <= limit,
                 rows=int(rows_now),
                 kwargs={"max_shift": limit, "measure": spec["sql"]},
-                observed=f"{_number(previous.get(name))} → {_number(current.get(name))} ({_percent(shift)})",
+                observed=f"{formatting.number(previous.get(name), missing='n/a')} → "
+                f"{formatting.number(current.get(name), missing='n/a')} "
+                f"({formatting.change(shift, infinite='from zero')})",
                 why=f"{name} moved by more than {100 * limit:.0f} % since the previous load",
             )
         )
@@ -232,15 +235,3 @@ def _relative(now: float | None, before: float | None) -> float | None:
     if before == 0:
         return 0.0 if now == 0 else float("inf")
     return (now - before) / abs(before)
-
-
-def _percent(change: float | None) -> str:
-    if change is None:
-        return "n/a"
-    if change == float("inf"):
-        return "from zero"
-    return f"{100 * change:+.1f} %"
-
-
-def _number(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:,.0f}"

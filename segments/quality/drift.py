@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from segments import formatting
 from segments.quality.suites import Outcome, Suite, SuiteReport
 
 SUITE_NAME = "segment_size_drift"
@@ -66,7 +67,7 @@ def segment_size_drift(
         if largest is None or abs(change) > abs(largest[2]):
             largest = (scheme, segment, change)
         if abs(change) > max_share:
-            observed = f"{before:,} → {after:,} ({_percent(change)})"
+            observed = f"{before:,} → {after:,} ({formatting.change(change, infinite='new')})"
             note = (
                 f"segment {scheme}/{segment} moved {observed} with rule version {rule_version} unchanged "
                 f"(limit ±{100 * max_share:.0f} %); if that is real, publish with `segments run --accept-drift`"
@@ -74,7 +75,7 @@ def segment_size_drift(
             outcomes.append(_outcome(f"{scheme}/{segment}", False, entities, kwargs, observed, note, accept))
     if not outcomes:
         observed = (
-            f"{len(moves)} segments compared; largest move {largest[0]}/{largest[1]} {_percent(largest[2])}"
+            f"{len(moves)} segments compared; largest move {largest[0]}/{largest[1]} {formatting.change(largest[2], infinite='new')}"
             if largest
             else "no segment reaches the size compared"
         )
@@ -98,7 +99,3 @@ def _outcome(
         accepted=accept and not ok,
         note=note,
     )
-
-
-def _percent(change: float) -> str:
-    return "new" if change == float("inf") else f"{100 * change:+.1f} %"

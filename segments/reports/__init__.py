@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import duckdb
 
-__all__ = ["md_code", "md_fence", "md_table", "md_text", "relation", "write_text_atomic"]
+__all__ = ["md_code", "md_fence", "md_rows", "md_table", "md_text", "relation", "write_text_atomic"]
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
@@ -93,3 +93,8 @@ def md_table(header: Sequence[str], rows: Iterable[Sequence[object]], *, align: 
     ]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def md_rows(rows: Iterable[Sequence[object]], code: Collection[int] = ()) -> list[list[str]]:
+    """Table rows as Markdown cells for ``md_table``: text escaped (``md_text``), the ``code`` columns as code."""
+    return [[md_code(c) if i in code else md_text(c) for i, c in enumerate(row)] for row in rows]

@@ -1,21 +1,100 @@
 """Charts of the run report as inline SVG (no script, no web font): each is an ``<svg class="chart"
-data-chart="NAME">`` whose data marks have class ``mark`` (tests measure them)."""
+data-chart="NAME">`` whose data marks have class ``mark`` (tests measure them).
+
+Here the geometry is worked out (and its numbers formatted); the markup is ``templates/charts/*.svg``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
-from segments.reports.html import PALETTE, Html, esc, nice_ticks
-from segments.reports.profiles import Pareto, SegmentProfile, money, pct
+from segments.formatting import money, percent
+from segments.reports.html import PALETTE, Html, nice_ticks
+from segments.reports.profiles import Pareto, SegmentProfile
+from segments.reports.render import render_fragment
 
 
-def _svg_open(name: str, title: str, width: int, height: int, **data: str) -> str:
-    attrs = "".join(f' data-{k}="{esc(v)}"' for k, v in data.items())
-    return (
-        f'<svg class="chart" data-chart="{esc(name)}"{attrs} xmlns="http://www.w3.org/2000/svg" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{esc(title)}">'
-        f"<title>{esc(title)}</title>"
-    )
+@dataclass(frozen=True)
+class _Chart:
+    """What every chart has: its name and title, its size, the plot's edges and the x axis ticks."""
+
+    name: str
+    title: str
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    x_ticks: list[tuple[str, str]]  # x, label
+    data: dict[str, str] = field(default_factory=dict)  # data-* attributes of the <svg>
+
+
+@dataclass(frozen=True)
+class _Bar:
+    y: str
+    width: str
+    color: str
+    tip: str
+    text_x: str
+    text_y: str
+    text: str
+
+
+@dataclass(frozen=True)
+class _BarGroup:
+    label: str
+    short: str
+    y: str
+    bars: list[_Bar]
+
+
+@dataclass(frozen=True)
+class _BarChart(_Chart):
+    bar: int = 14  # a bar's height
+    legend: list[tuple[str, str, int]] = field(default_factory=list)  # name, colour, x
+    groups: list[_BarGroup] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _ParetoChart(_Chart):
+    y_ticks: list[tuple[str, str]] = field(default_factory=list)  # y, label
+    x_title: float = 0.0
+    origin: tuple[float, float] = (0.0, 0.0)
+    corner: tuple[float, float] = (0.0, 0.0)
+    color: str = PALETTE[0]
+    points: str = ""
+    area: str = ""
+    top20: tuple[str, str, str] | None = None  # cx, cy, label
+    top20_text: tuple[str, str] = ("", "")
+    top20_color: str = PALETTE[3]
+
+
+@dataclass(frozen=True)
+class _Box:
+    low: str  # 10%
+    q1: str  # 25%
+    width: str  # 25% to 75%
+    median: str
+    high: str  # 90%
+    mean: str
+    tip: str
+    median_text: str
+
+
+@dataclass(frozen=True)
+class _ClvRow:
+    segment: str
+    short: str
+    y: float
+    color: str
+    box: _Box | None  # None: no CLV
+
+
+@dataclass(frozen=True)
+class _ClvChart(_Chart):
+    rows: list[_ClvRow] = field(default_factory=list)
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -27,16 +106,10 @@ def _label_room(labels: Sequence[str]) -> int:
     return min(max(int(6.8 * max((len(_short(t)) for t in labels), default=0)) + 16, 90), 330)
 
 
-def count(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-
-
-def _x_axis(parts: list[str], ticks: list[float], x: Callable[[float], float], top: float, bottom: float,
-            fmt: Callable[[float], str]) -> None:  # fmt: skip
-    for tick in ticks:
-        tx = f"{x(tick):.1f}"
-        parts.append(f'<line class="grid" stroke="#eaeef2" x1="{tx}" x2="{tx}" y1="{top}" y2="{bottom}"/>')
-        parts.append(f'<text x="{tx}" y="{bottom + 16}" text-anchor="middle">{esc(fmt(tick))}</text>')
+def _x_ticks(
+    ticks: list[float], x: Callable[[float], float], fmt: Callable[[float], str]
+) -> list[tuple[str, str]]:
+    return [(f"{x(tick):.1f}", fmt(tick)) for tick in ticks]
 
 
 def bar_chart(
@@ -64,36 +137,47 @@ def bar_chart(
     def x(v: float) -> float:
         return left + max(v, 0.0) / ticks[-1] * plot_w
 
-    parts = [_svg_open(name, title, width, height, **data)]
     shown = [t for t in ticks if float(t).is_integer()] if integer else ticks
-    _x_axis(parts, shown, x, top, bottom, tick_fmt or fmt)
-    for k, (series_name, _) in enumerate(series if len(series) > 1 else ()):
-        lx = left + k * 170
-        parts.append(f'<rect x="{lx}" y="4" width="12" height="12" fill="{PALETTE[k % len(PALETTE)]}"/>')
-        parts.append(f'<text x="{lx + 18}" y="14">{esc(series_name)}</text>')
+    groups = []
     for i, label in enumerate(labels):
         gy = top + i * group + gap / 2
-        parts.append(
-            f'<text x="{left - 8}" y="{gy + bar * len(series) / 2:.1f}" text-anchor="end" '
-            f'dominant-baseline="middle">{esc(_short(label))}<title>{esc(label)}</title></text>'
-        )
+        bars = []
         for k, (series_name, values) in enumerate(series):
             value, y = values[i], gy + k * bar
             if value is None:
                 continue
             w = x(value) - left
-            parts.append(
-                f'<rect class="mark" x="{left}" y="{y:.1f}" width="{w:.1f}" height="{bar - 2}" '
-                f'fill="{PALETTE[k % len(PALETTE)]}"><title>{esc(f"{label}, {series_name}: {fmt(value)}")}'
-                f"</title></rect>"
+            bars.append(
+                _Bar(
+                    y=f"{y:.1f}",
+                    width=f"{w:.1f}",
+                    color=PALETTE[k % len(PALETTE)],
+                    tip=f"{label}, {series_name}: {fmt(value)}",
+                    text_x=f"{left + w + 4:.1f}",
+                    text_y=f"{y + bar / 2:.1f}",
+                    text=fmt(value),
+                )
             )
-            parts.append(
-                f'<text x="{left + w + 4:.1f}" y="{y + bar / 2:.1f}" dominant-baseline="middle">'
-                f"{esc(fmt(value))}</text>"
-            )
-    parts.append(f'<line class="axis" stroke="#8c959f" x1="{left}" x2="{left}" y1="{top}" y2="{bottom}"/>')
-    parts.append("</svg>")
-    return Html("\n".join(parts))
+        groups.append(_BarGroup(label, _short(label), f"{gy + bar * len(series) / 2:.1f}", bars))
+    chart = _BarChart(
+        name=name,
+        title=title,
+        width=width,
+        height=height,
+        left=left,
+        right=left + plot_w,
+        top=top,
+        bottom=bottom,
+        x_ticks=_x_ticks(shown, x, tick_fmt or fmt),
+        data=data,
+        bar=bar,
+        legend=[
+            (series_name, PALETTE[k % len(PALETTE)], left + k * 170)
+            for k, (series_name, _) in enumerate(series if len(series) > 1 else ())
+        ],
+        groups=groups,
+    )
+    return render_fragment("charts/bars.svg", c=chart)
 
 
 def pareto_chart(p: Pareto, width: int = 560, height: int = 380) -> Html:
@@ -108,45 +192,33 @@ def pareto_chart(p: Pareto, width: int = 560, height: int = 380) -> Html:
     def y(v: float) -> float:
         return top + plot_h - v * plot_h
 
-    title = "Cumulative share of revenue by share of buyers (ranked by revenue)"
-    parts = [_svg_open("pareto", title, width, height)]
     ticks = [i / 5 for i in range(6)]
-    _x_axis(parts, ticks, x, top, top + plot_h, lambda v: f"{100 * v:.0f}%")
-    for tick in ticks:
-        ty = f"{y(tick):.1f}"
-        parts.append(
-            f'<line class="grid" stroke="#eaeef2" x1="{left}" x2="{left + plot_w}" y1="{ty}" y2="{ty}"/>'
-        )
-        parts.append(
-            f'<text x="{left - 6}" y="{ty}" text-anchor="end" dominant-baseline="middle">{100 * tick:.0f}%</text>'
-        )
-    parts.append(
-        f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle">share of buyers</text>'
-        f'<line class="reference" stroke="#8c959f" stroke-dasharray="4 4" x1="{x(0)}" y1="{y(0)}" '
-        f'x2="{x(1)}" y2="{y(1)}"/>'
-    )
     points = " ".join(f"{x(px):.1f},{y(py):.1f}" for px, py in p.points)
-    area = f"{x(0):.1f},{y(0):.1f} {points} {x(1):.1f},{y(0):.1f}"
-    parts.append(f'<polygon class="mark area" fill="{PALETTE[0]}" fill-opacity="0.12" points="{area}"/>')
-    parts.append(
-        f'<polyline class="mark" fill="none" stroke="{PALETTE[0]}" stroke-width="2.5" points="{points}">'
-        f"<title>{esc(title)}</title></polyline>"
-    )
+    top20, top20_text = None, ("", "")
     if p.top20_share is not None:
         cx, cy = x(p.top20_buyers / p.buyers), y(p.top20_share)
-        label = f"top 20% of buyers ({p.top20_buyers:,}): {pct(p.top20_share)} of revenue"
-        parts.append(
-            f'<line stroke="{PALETTE[3]}" stroke-dasharray="3 3" x1="{cx:.1f}" x2="{cx:.1f}" '
-            f'y1="{top + plot_h}" y2="{cy:.1f}"/>'
-            f'<circle class="mark" cx="{cx:.1f}" cy="{cy:.1f}" r="5" fill="{PALETTE[3]}"><title>{esc(label)}'
-            f'</title></circle><text x="{cx + 9:.1f}" y="{cy + 16:.1f}">{esc(label)}</text>'
-        )
-    parts.append(
-        f'<line class="axis" stroke="#8c959f" x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}"/>'
-        f'<line class="axis" stroke="#8c959f" x1="{left}" x2="{left + plot_w}" y1="{top + plot_h}" '
-        f'y2="{top + plot_h}"/></svg>'
+        label = f"top 20% of buyers ({p.top20_buyers:,}): {percent(p.top20_share)} of revenue"
+        top20, top20_text = (f"{cx:.1f}", f"{cy:.1f}", label), (f"{cx + 9:.1f}", f"{cy + 16:.1f}")
+    chart = _ParetoChart(
+        name="pareto",
+        title="Cumulative share of revenue by share of buyers (ranked by revenue)",
+        width=width,
+        height=height,
+        left=left,
+        right=left + plot_w,
+        top=top,
+        bottom=top + plot_h,
+        x_ticks=_x_ticks(ticks, x, lambda v: f"{100 * v:.0f}%"),
+        y_ticks=[(f"{y(tick):.1f}", f"{100 * tick:.0f}%") for tick in ticks],
+        x_title=left + plot_w / 2,
+        origin=(x(0), y(0)),
+        corner=(x(1), y(1)),
+        points=points,
+        area=f"{x(0):.1f},{y(0):.1f} {points} {x(1):.1f},{y(0):.1f}",
+        top20=top20,
+        top20_text=top20_text,
     )
-    return Html("\n".join(parts))
+    return render_fragment("charts/pareto.svg", c=chart)
 
 
 def clv_chart(scheme: str, profiles: Sequence[SegmentProfile], width: int = 760) -> Html:
@@ -161,36 +233,36 @@ def clv_chart(scheme: str, profiles: Sequence[SegmentProfile], width: int = 760)
     def x(v: float) -> float:
         return left + min(max(v, 0.0), ticks[-1]) / ticks[-1] * plot_w
 
-    title = f"Predicted CLV per segment: {scheme}"
-    parts = [_svg_open("clv", title, width, bottom + 30, scheme=scheme)]
-    _x_axis(parts, ticks, x, top, bottom, money)
+    rows = []
     for i, p in enumerate(profiles):
-        cy, color = top + i * row + row / 2, PALETTE[i % len(PALETTE)]
-        parts.append(
-            f'<text x="{left - 8}" y="{cy}" text-anchor="end" dominant-baseline="middle">'
-            f"{esc(_short(p.segment))}<title>{esc(p.segment)}</title></text>"
+        v, box = p.clv_quantiles, None
+        if v:
+            box = _Box(
+                low=f"{x(v[1]):.1f}",
+                q1=f"{x(v[2]):.1f}",
+                width=f"{max(x(v[4]) - x(v[2]), 2.0):.1f}",  # a box of equal quartiles still shows
+                median=f"{x(v[3]):.1f}",
+                high=f"{x(v[5]):.1f}",
+                mean=f"{x(p.avg_clv or 0):.1f}",
+                tip=f"{p.segment}: min {money(v[0])}, 10% {money(v[1])}, 25% {money(v[2])}, "
+                f"median {money(v[3])}, 75% {money(v[4])}, 90% {money(v[5])}, max {money(v[6])}, "
+                f"mean {money(p.avg_clv)}",
+                median_text=money(v[3]),
+            )
+        rows.append(
+            _ClvRow(p.segment, _short(p.segment), top + i * row + row / 2, PALETTE[i % len(PALETTE)], box)
         )
-        v = p.clv_quantiles
-        if not v:
-            parts.append(f'<text x="{left + 6}" y="{cy}" dominant-baseline="middle">no CLV</text>')
-            continue
-        tip = esc(
-            f"{p.segment}: min {money(v[0])}, 10% {money(v[1])}, 25% {money(v[2])}, median {money(v[3])}, "
-            f"75% {money(v[4])}, 90% {money(v[5])}, max {money(v[6])}, mean {money(p.avg_clv)}"
-        )
-        box_w = max(x(v[4]) - x(v[2]), 2.0)  # a box of equal quartiles still shows
-        parts.append(
-            f'<line class="mark whisker" stroke="{color}" stroke-width="1.5" x1="{x(v[1]):.1f}" '
-            f'x2="{x(v[5]):.1f}" y1="{cy}" y2="{cy}"/>'
-            f'<rect class="mark box" x="{x(v[2]):.1f}" y="{cy - 9}" width="{box_w:.1f}" height="18" '
-            f'fill="{color}" fill-opacity="0.35" stroke="{color}"><title>{tip}</title></rect>'
-            f'<line class="mark median" stroke="#1f2328" stroke-width="2" x1="{x(v[3]):.1f}" x2="{x(v[3]):.1f}" '
-            f'y1="{cy - 9}" y2="{cy + 9}"/>'
-            f'<circle class="mark mean" cx="{x(p.avg_clv or 0):.1f}" cy="{cy}" r="3.5" fill="#1f2328">'
-            f"<title>{tip}</title></circle>"
-            f'<text x="{left + plot_w + 8}" y="{cy}" dominant-baseline="middle">median {esc(money(v[3]))}</text>'
-        )
-    parts.append(
-        f'<line class="axis" stroke="#8c959f" x1="{left}" x2="{left}" y1="{top}" y2="{bottom}"/></svg>'
+    chart = _ClvChart(
+        name="clv",
+        title=f"Predicted CLV per segment: {scheme}",
+        width=width,
+        height=bottom + 30,
+        left=left,
+        right=left + plot_w,
+        top=top,
+        bottom=bottom,
+        x_ticks=_x_ticks(ticks, x, money),
+        data={"scheme": scheme},
+        rows=rows,
     )
-    return Html("\n".join(parts))
+    return render_fragment("charts/clv.svg", c=chart)

@@ -6,6 +6,9 @@ next actions (``segments.customer_segments``), and outcomes after assignment fro
 first assigned the customer to the arm, returns excluded. Challenger and holdout are compared with the
 champion in revenue per customer and buyer rate (absolute and relative difference). The figures are plain
 descriptive statistics; no significance test is made.
+
+The ``markdown`` and ``table`` documents are the templates ``experiment.md`` and ``experiment.txt``; the rows both
+show are formatted here, once.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from decimal import Decimal
 
 import duckdb
 
-from segments.reports import md_code, md_table, md_text, relation
+from segments.formatting import money, noun, percent, points, text_table
+from segments.reports import relation
+from segments.reports.render import render as render_template
 from segments.warehouse import table_exists
 
 __all__ = [
@@ -252,11 +257,20 @@ def render(report: ExperimentReport, fmt: str = "table") -> str:
     """``table`` (plain text for a terminal), ``markdown`` or ``json``."""
     if fmt == "json":
         return json.dumps(_json(report), indent=2, sort_keys=False) + "\n"
-    if fmt == "markdown":
-        return _markdown(report)
-    if fmt == "table":
-        return _text(report)
-    raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return render_template(
+        "experiment.md" if fmt == "markdown" else "experiment.txt",
+        report=report,
+        intro=_intro(report),
+        arm_header=ARM_HEADER,
+        arm_rows=_arm_rows(report),
+        lift_header=LIFT_HEADER,
+        lift_rows=_lift_rows(report),
+        action_header=ACTION_HEADER,
+        action_rows=_action_rows(report),
+        text_table=text_table,
+    )
 
 
 def _json(report: ExperimentReport) -> dict:
@@ -274,26 +288,6 @@ def _json(report: ExperimentReport) -> dict:
     return convert(asdict(report))
 
 
-def _money(value: float | Decimal | None) -> str:
-    return "—" if value is None else f"{float(value):,.2f}"
-
-
-def _rate(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}%"
-
-
-def _signed_money(value: float | None) -> str:
-    return "—" if value is None else f"{value:+,.2f}"
-
-
-def _points(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:+.1f} pp"
-
-
-def _signed_rate(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:+.1f}%"
-
-
 def _intro(report: ExperimentReport) -> list[str]:
     versions = ""
     if report.champion_versions or report.challenger_versions:
@@ -301,7 +295,7 @@ def _intro(report: ExperimentReport) -> list[str]:
             f"champion {', '.join(report.champion_versions) or '—'} vs "
             f"challenger {', '.join(report.challenger_versions) or '—'}; "
         )
-    runs = f"{report.runs} published run{'' if report.runs == 1 else 's'}" + (
+    runs = f"{report.runs} {noun('published run', report.runs)}" + (
         f" ({report.first_run} … {report.last_run})" if report.runs else ""
     )
     lines = [f"{versions}{runs}; {report.customers:,} customers assigned"]
@@ -326,12 +320,12 @@ def _arm_rows(report: ExperimentReport) -> list[list[str]]:
         [
             a.arm,
             f"{a.customers:,}",
-            _rate(a.share),
+            percent(a.share),
             f"{a.buyers:,}",
-            _rate(a.buyer_rate),
+            percent(a.buyer_rate),
             f"{a.orders:,}",
-            _money(a.revenue),
-            _money(a.revenue_per_customer),
+            money(a.revenue, 2),
+            money(a.revenue_per_customer, 2),
         ]
         for a in report.arms
     ]
@@ -355,10 +349,10 @@ def _lift_rows(report: ExperimentReport) -> list[list[str]]:
     return [
         [
             lift.arm,
-            _signed_money(lift.revenue_per_customer_diff),
-            _signed_rate(lift.revenue_per_customer_rel),
-            _points(lift.buyer_rate_diff),
-            _signed_rate(lift.buyer_rate_rel),
+            money(lift.revenue_per_customer_diff, 2, signed=True),
+            percent(lift.revenue_per_customer_rel, signed=True),
+            points(lift.buyer_rate_diff),
+            percent(lift.buyer_rate_rel, signed=True),
         ]
         for lift in report.lifts
     ]
@@ -370,65 +364,3 @@ def _action_rows(report: ExperimentReport) -> list[list[str]]:
         for a in report.arms
         for c in a.actions
     ]
-
-
-def _text_table(header: list[str], rows: list[list[str]], right_from: int) -> str:
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i >= right_from else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
-
-
-def _text(report: ExperimentReport) -> str:
-    action_rows = _action_rows(report)
-    parts = [
-        f"Experiment {report.name}",
-        *_intro(report),
-        "",
-        _text_table(ARM_HEADER, _arm_rows(report), 1),
-        "",
-        _text_table(LIFT_HEADER, _lift_rows(report), 1),
-        "",
-        "Current next actions",
-        _text_table(ACTION_HEADER, action_rows, 5)
-        if action_rows
-        else "(no current assignments in this experiment)",
-    ]
-    return "\n".join(parts) + "\n"
-
-
-def _markdown(report: ExperimentReport) -> str:
-    def cells(rows: list[list[str]]) -> list[list[str]]:
-        return [[md_text(c) for c in row] for row in rows]
-
-    action_rows = _action_rows(report)
-    actions = [
-        [md_text(r[0]), md_text(r[1]), md_code(r[2]), md_text(r[3]), md_text(r[4]), r[5]] for r in action_rows
-    ]
-    parts = [
-        f"# Experiment {md_code(report.name)}",
-        "",
-        *(md_text(line) + "  " for line in _intro(report)),
-        "",
-        "## Arms",
-        "",
-        md_table(ARM_HEADER, cells(_arm_rows(report)), align="lrrrrrrr"),
-        "",
-        "## Difference vs champion",
-        "",
-        md_table(LIFT_HEADER, cells(_lift_rows(report)), align="lrrrr"),
-        "",
-        "Differences are descriptive; no significance test is made.",
-        "",
-        "## Current next actions",
-        "",
-        md_table(ACTION_HEADER, actions, align="lllllr")
-        if actions
-        else "No current assignments in this experiment.",
-    ]
-    return "\n".join(parts) + "\n"

@@ -1,106 +1,21 @@
-"""Self-contained HTML for reports: escaping, tables, a page shell and inline SVG line charts.
+"""Inline SVG line charts for the HTML documents, and the escaping and colours the charts share.
 
-No JavaScript, no CDN, no web fonts: a document works offline and can be archived as a single file.
-Every value is escaped unless it is wrapped in :class:`Html` (markup this module or its caller built).
+The documents themselves are templates (``templates/``, rendered by ``segments.reports.render``): no JavaScript,
+no CDN, no web fonts, so a document works offline and can be archived as a single file. Every value is escaped
+unless it is :class:`Html` (markup that is already safe).
 """
 
 from __future__ import annotations
 
-import html
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-__all__ = ["Html", "esc", "html_table", "line_chart", "nice_ticks", "page"]
+from markupsafe import Markup as Html  # markup that is already safe: templates and ``esc`` insert it as is
 
+from segments.reports.render import esc, render_fragment
 
-class Html(str):
-    """Markup that is already safe; ``esc`` and ``html_table`` insert it unchanged."""
-
-    __slots__ = ()
-
-
-def esc(value: object) -> Html:
-    """Escape a value for HTML text or a quoted attribute (``None`` becomes empty)."""
-    if isinstance(value, Html):
-        return value
-    return Html("" if value is None else html.escape(str(value), quote=True))
-
-
-def html_table(
-    header: Sequence[object] | None,
-    rows: Iterable[Sequence[object]],
-    *,
-    numeric: Sequence[int] = (),
-    cls: str = "",
-    row_header: bool = False,
-) -> Html:
-    """A ``<table>``; cells are escaped unless they are :class:`Html`. ``header`` None: no header row;
-    ``numeric``: right-aligned columns; ``row_header``: the first cell of each row is a ``<th scope="row">``."""
-    right = set(numeric)
-
-    def cell(tag: str, index: int, value: object, scope: str = "") -> str:
-        attrs = ' class="num"' if index in right else ""
-        attrs += f' scope="{scope}"' if scope else ""
-        return f"<{tag}{attrs}>{esc(value)}</{tag}>"
-
-    head = (
-        "<thead><tr>" + "".join(cell("th", i, h, "col") for i, h in enumerate(header)) + "</tr></thead>"
-        if header is not None
-        else ""
-    )
-    body = []
-    for row in rows:
-        cells = [
-            cell("th", i, v, "row") if row_header and i == 0 else cell("td", i, v) for i, v in enumerate(row)
-        ]
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    class_attr = f' class="{esc(cls)}"' if cls else ""
-    return Html(f"<table{class_attr}>{head}<tbody>\n" + "\n".join(body) + "\n</tbody></table>")
-
-
-CSS = """
-:root { color-scheme: light; }
-body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-       color: #1f2328; max-width: 1100px; margin: 2rem auto; padding: 0 1.25rem; }
-h1 { font-size: 1.7rem; margin-bottom: .2rem; }
-h2 { font-size: 1.35rem; border-bottom: 1px solid #d0d7de; padding-bottom: .25rem; margin-top: 2.5rem; }
-h3 { font-size: 1.1rem; margin-top: 1.6rem; }
-h4 { font-size: 1rem; margin: 1.2rem 0 .4rem; }
-.meta { color: #59636e; }
-table { border-collapse: collapse; margin: .5rem 0 1rem; font-size: 14px; }
-th, td { border: 1px solid #d0d7de; padding: .25rem .6rem; text-align: left; vertical-align: top; }
-thead th { background: #f6f8fa; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-table.facts th { background: #f6f8fa; width: 11rem; }
-table.matrix td.same { background: #eef6ee; }
-table.matrix td.moved { background: #fff4e5; font-weight: 600; }
-code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
-            font-size: 13px; }
-pre { background: #f6f8fa; border: 1px solid #d0d7de; padding: .6rem .8rem; overflow-x: auto; line-height: 1.35; }
-pre.diff .add { color: #116329; background: #e6ffec; display: inline-block; width: 100%; }
-pre.diff .del { color: #82071e; background: #ffebe9; display: inline-block; width: 100%; }
-pre.diff .hunk { color: #6639ba; }
-.status { display: inline-block; border-radius: 1rem; padding: 0 .6rem; font-size: 13px; font-weight: 600; }
-.status-in-use { background: #dafbe1; color: #116329; }
-.status-used-before { background: #eaeef2; color: #424a53; }
-.status-not-used-yet { background: #fff8c5; color: #7d4e00; }
-.status-challenger { background: #fbefff; color: #6639ba; }
-nav ol { columns: 2; }
-svg.chart { max-width: 100%; height: auto; font: 12px system-ui, sans-serif; }
-svg.chart .axis { stroke: #8c959f; }
-svg.chart .grid { stroke: #eaeef2; }
-svg.chart text { fill: #424a53; }
-"""
-
-
-def page(title: str, body: str, *, css: str = CSS) -> str:
-    """A complete HTML document; ``title`` is escaped, ``body`` is markup."""
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(title)}</title>\n<style>{css}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
-    )
+__all__ = ["DASHES", "PALETTE", "Html", "esc", "line_chart", "nice_ticks"]
 
 
 # Colour-blind-safe first (Okabe-Ito), then more; beyond that, dashes tell lines apart.
@@ -140,6 +55,31 @@ def _fmt_tick(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
 
 
+@dataclass(frozen=True)
+class _Line:
+    name: str
+    label: str  # in the legend (shortened)
+    color: str
+    dash: str  # stroke-dasharray, "" for a solid line
+    points: str  # "x,y x,y ..."
+    markers: list[tuple[str, str, str]]  # cx, cy, hover text
+    legend_y: int
+
+
+@dataclass(frozen=True)
+class _LineChart:
+    title: str
+    width: int
+    height: int
+    left: int  # the plot's edges
+    right: int
+    top: int
+    bottom: int
+    ticks: list[tuple[str, str]]  # y, label
+    x_labels: list[tuple[str, str]]  # x, label
+    series: list[_Line]
+
+
 def line_chart(
     x_labels: Sequence[str],
     series: Sequence[tuple[str, Sequence[float]]],
@@ -149,7 +89,8 @@ def line_chart(
     height: int = 320,
     point_titles: Sequence[str] | None = None,
 ) -> Html:
-    """An inline SVG line chart: one ``<polyline>`` per series with one point per x label (evenly spaced).
+    """An inline SVG line chart (templates/charts/line.svg): one ``<polyline>`` per series with one point per
+    x label (evenly spaced).
 
     ``point_titles``: hover text per x position (e.g. run id and date); points get ``<circle>`` markers with
     ``<title>`` tooltips when there are at most 60 of them. Series with names get a legend on the right."""
@@ -167,57 +108,36 @@ def line_chart(
     def y(v: float) -> float:
         return top + plot_h - (v / y_max) * plot_h
 
-    parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-label="{esc(title)}">',
-        f"<title>{esc(title)}</title>",
-    ]
-    for tick in ticks:
-        ty = f"{y(tick):.1f}"
-        parts.append(
-            f'<line class="grid" stroke="#eaeef2" x1="{left}" x2="{left + plot_w}" y1="{ty}" y2="{ty}"/>'
-        )
-        parts.append(
-            f'<text x="{left - 6}" y="{ty}" text-anchor="end" dominant-baseline="middle">'
-            f"{esc(_fmt_tick(tick))}</text>"
-        )
-    parts.append(
-        f'<line class="axis" stroke="#8c959f" x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}"/>'
-    )
-    parts.append(
-        f'<line class="axis" stroke="#8c959f" x1="{left}" x2="{left + plot_w}" y1="{top + plot_h}" y2="{top + plot_h}"/>'
-    )
-    if n:
-        shown = sorted({round(i * (n - 1) / 5) for i in range(6)}) if n > 6 else range(n)
-        for i in shown:
-            parts.append(
-                f'<text x="{x(i):.1f}" y="{top + plot_h + 18}" text-anchor="middle">{esc(x_labels[i])}</text>'
-            )
+    shown = sorted({round(i * (n - 1) / 5) for i in range(6)}) if n > 6 else range(n)
     markers = n <= 60
+    lines = []
     for k, (name, values) in enumerate(series):
-        color = PALETTE[k % len(PALETTE)]
-        dash = DASHES[(k // len(PALETTE)) % len(DASHES)]
-        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        points = " ".join(f"{x(i):.1f},{y(float(v)):.1f}" for i, v in enumerate(values))
-        parts.append(
-            f'<polyline class="series" data-series="{esc(name)}" fill="none" stroke="{color}" '
-            f'stroke-width="2"{dash_attr} points="{points}"><title>{esc(name)}</title></polyline>'
+        tips = [
+            f"{name}: {v:,}" + (f" ({point_titles[i]})" if point_titles else "") for i, v in enumerate(values)
+        ]
+        lines.append(
+            _Line(
+                name=name,
+                label=name if len(name) <= 22 else name[:21] + "…",
+                color=PALETTE[k % len(PALETTE)],
+                dash=DASHES[(k // len(PALETTE)) % len(DASHES)],
+                points=" ".join(f"{x(i):.1f},{y(float(v)):.1f}" for i, v in enumerate(values)),
+                markers=[
+                    (f"{x(i):.1f}", f"{y(float(v)):.1f}", tips[i]) for i, v in enumerate(values) if markers
+                ],
+                legend_y=top + 6 + k * 18,
+            )
         )
-        if markers:
-            for i, v in enumerate(values):
-                label = f"{name}: {v:,}" + (f" ({point_titles[i]})" if point_titles else "")
-                parts.append(
-                    f'<circle cx="{x(i):.1f}" cy="{y(float(v)):.1f}" r="3" fill="{color}">'
-                    f"<title>{esc(label)}</title></circle>"
-                )
-        ly = top + 6 + k * 18
-        parts.append(
-            f'<line x1="{left + plot_w + 14}" x2="{left + plot_w + 34}" y1="{ly}" y2="{ly}" stroke="{color}" '
-            f'stroke-width="3"{dash_attr}/>'
-        )
-        short = name if len(name) <= 22 else name[:21] + "…"
-        parts.append(
-            f'<text x="{left + plot_w + 40}" y="{ly}" dominant-baseline="middle">{esc(short)}</text>'
-        )
-    parts.append("</svg>")
-    return Html("\n".join(parts))
+    chart = _LineChart(
+        title=title,
+        width=width,
+        height=height,
+        left=left,
+        right=left + plot_w,
+        top=top,
+        bottom=top + plot_h,
+        ticks=[(f"{y(tick):.1f}", _fmt_tick(tick)) for tick in ticks],
+        x_labels=[(f"{x(i):.1f}", x_labels[i]) for i in shown] if n else [],
+        series=lines,
+    )
+    return render_fragment("charts/line.svg", c=chart)

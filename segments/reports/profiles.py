@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from segments.reports import md_table, md_text, relation
+from segments.formatting import percent
+from segments.reports import relation
+from segments.reports.render import render
 
 __all__ = [
     "CLV_QUANTILES",
@@ -30,10 +32,10 @@ __all__ = [
     "Pareto",
     "SegmentProfile",
     "Share",
-    "money",
+    "by_scheme",
+    "facts_text",
     "pareto",
     "pareto_markdown",
-    "pct",
     "profiles_markdown",
     "segment_profiles",
     "shares_text",
@@ -290,70 +292,36 @@ def pareto(con: duckdb.DuckDBPyConnection) -> Pareto:
     )
 
 
-# --- Markdown (Dagster asset metadata) ------------------------------------------------------------------
-
-
-def pct(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{100 * value:.{digits}f}%"
-
-
-def money(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f}"
+# --- text and Markdown (Dagster asset metadata) ------------------------------------------------------------------
 
 
 def shares_text(shares: tuple[Share, ...]) -> str:
     """``a 50%, b 30%`` (plain text; escape for the target format)."""
-    return ", ".join(f"{s.value} {pct(s.share, 0)}" for s in shares)
+    return ", ".join(f"{s.value} {percent(s.share, 0)}" for s in shares)
+
+
+def facts_text(profile: SegmentProfile) -> str:
+    """``industry: Retail 67%, Finance 33%; region: North 67%, ...`` (plain text, like ``shares_text``)."""
+    return "; ".join(
+        f"{fact.replace('_', ' ')}: {shares_text(profile.facts[fact])}"
+        for fact in FACTS
+        if fact in profile.facts
+    )
+
+
+def by_scheme(profiles: list[SegmentProfile]) -> dict[str, list[SegmentProfile]]:
+    """The profiles per scheme, in their order (schemes by name, segments largest first)."""
+    grouped: dict[str, list[SegmentProfile]] = defaultdict(list)
+    for p in profiles:
+        grouped[p.scheme].append(p)
+    return dict(grouped)
 
 
 def pareto_markdown(p: Pareto) -> str:
-    if not p.buyers:
-        return "No buyers yet: no Pareto curve."
-    lines = [
-        f"- **{p.buyers:,}** buyers, **{money(p.revenue)}** EUR revenue (negative revenue counted as 0)",
-        f"- top 20% of buyers ({p.top20_buyers:,}) bring **{pct(p.top20_share)}** of revenue",
-    ]
-    if p.buyers_for_80pct is not None:
-        lines.append(
-            f"- 80% of revenue comes from the top **{p.buyers_for_80pct:,}** buyers "
-            f"({pct(p.buyers_for_80pct / p.buyers)})"
-        )
-    return "\n".join(lines)
+    """The Pareto figures as a Markdown list (templates/pareto.md)."""
+    return render("pareto.md", p=p)
 
 
 def profiles_markdown(profiles: list[SegmentProfile]) -> str:
-    if not profiles:
-        return "No published segments yet."
-    header = [
-        "segment",
-        "entities",
-        "share",
-        "revenue share",
-        "avg CLV",
-        "median CLV",
-        "p alive",
-        "top categories",
-    ]
-    parts = []
-    by_scheme: dict[str, list[SegmentProfile]] = defaultdict(list)
-    for p in profiles:
-        by_scheme[p.scheme].append(p)
-    for scheme, rows in by_scheme.items():
-        parts.append(f"**{md_text(scheme)}** ({md_text(rows[0].entity)})")
-        parts.append("")
-        body = [
-            [
-                md_text(p.segment),
-                f"{p.entities:,}",
-                pct(p.share),
-                pct(p.revenue_share),
-                money(p.avg_clv),
-                money(p.median_clv),
-                pct(p.mean_p_alive, 0),
-                md_text(shares_text(p.top_categories)),
-            ]
-            for p in rows
-        ]
-        parts.append(md_table(header, body, align="lrrrrrrl"))
-        parts.append("")
-    return "\n".join(parts).rstrip() + "\n"
+    """A Markdown table of the profiles per scheme (templates/profiles.md)."""
+    return render("profiles.md", by_scheme=by_scheme(profiles), shares_text=shares_text)

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 import duckdb
 
+from segments.formatting import plural
 from segments.quality.gate import QUARANTINE_TABLE
 from segments.quality.results import RESULTS_TABLE, quarantine_counts
 from segments.quality.suites import SEVERITIES
 from segments.reports import relation
-from segments.reports.html import esc, html_table
+from segments.reports.render import render
 from segments.warehouse import table_exists
 
 __all__ = [
@@ -152,10 +153,6 @@ def _severity_order(severity: str) -> tuple[int, str]:
     return (SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES), severity)
 
 
-def _rows(n: int) -> str:
-    return f"{n:,} row{'' if n == 1 else 's'}"
-
-
 def verdict(section: QualitySection) -> str:
     """One line: did the gate pass, what did it set aside, what did a person let through."""
     if not section.checks:
@@ -172,7 +169,7 @@ def verdict(section: QualitySection) -> str:
     parts = [head]
     quarantined = section.quarantined_rows
     parts.append(
-        f"{_rows(quarantined)} quarantined (set aside, not used for features or segments)."
+        f"{plural(quarantined, 'row')} quarantined (set aside, not used for features or segments)."
         if quarantined
         else "No rows were quarantined."
     )
@@ -186,63 +183,8 @@ def verdict(section: QualitySection) -> str:
 
 
 def quality_html(section: QualitySection | None, data_docs_href: str | None) -> list[str]:
-    """The ``<h2 id="quality">`` section; ``data_docs_href``: link to the run's Great Expectations Data Docs."""
-    parts = ['<h2 id="quality">Data quality</h2>']
-    if section is None:
-        return [
-            *parts,
-            "<p>No quality results in this warehouse (segments.quality_results is missing: it was made by a "
-            "release without quality checks).</p>",
-        ]
-    parts.append(f"<p><strong>{esc(verdict(section))}</strong></p>")
-    if section.accepted_drift:
-        parts.append(
-            "<p>Run with <code>--accept-drift</code>: a person let blocking drift through. "
-            f"Accepted: {esc(section.accepted_drift)}.</p>"
-        )
-    elif section.accept_drift:
-        parts.append("<p>Run with <code>--accept-drift</code>, but no check needed it.</p>")
-    if section.counts:
-        parts.append(
-            html_table(
-                ["severity", "checks", "passed", "failed"],
-                [[s, f"{p + f:,}", f"{p:,}", f"{f:,}"] for s, (p, f) in section.counts.items()],
-                numeric=[1, 2, 3],
-            )
-        )
-    if section.quarantine:
-        parts.append("<h3>Quarantined rows</h3>")
-        parts.append(
-            '<p class="meta">Rows set aside by a quarantine check (in <code>raw._quarantine</code> with their file '
-            "and line; <code>segments quarantine show ENTITY</code> lists them). The rest of each file was used.</p>"
-        )
-        parts.append(
-            html_table(
-                ["entity", "check", "column", "rows"],
-                [[r.entity, r.expectation, r.column or "—", f"{r.rows:,}"] for r in section.quarantine],
-                numeric=[3],
-            )
-        )
-    if section.failed:
-        parts.append("<h3>Failed and warned checks</h3>")
-        parts.append(
-            html_table(
-                ["suite", "check", "column", "severity", "outcome", "observed", "unexpected", "quarantined", "note"],
-                [
-                    [f.suite, f.expectation, f.column or "—", f.severity, f.outcome, f.observed or "—",
-                     _count(f.unexpected), _count(f.quarantined), f.note or ""]
-                    for f in section.failed
-                ],
-                numeric=[6, 7],
-            )
-        )  # fmt: skip
-    if data_docs_href and section.checks:
-        parts.append(
-            f'<p>Every check with its arguments and examples: <a href="{esc(data_docs_href)}">Great Expectations '
-            "Data Docs</a>.</p>"
-        )
-    return parts
-
-
-def _count(value: int | None) -> str:
-    return "—" if value is None else f"{value:,}"
+    """The lines of the ``<h2 id="quality">`` section (templates/quality.html, which the run report includes);
+    ``data_docs_href``: link to the run's Great Expectations Data Docs."""
+    return render(
+        "quality.html", section=section, data_docs_href=data_docs_href, verdict=verdict
+    ).splitlines()

@@ -12,6 +12,8 @@ archived or mailed as is) with the run's facts (``segments.runs``) and five char
 
 ``reports_dir/latest.html`` is a small page that redirects (relative link) to the newest report. Every chart is
 an ``<svg class="chart" data-chart="NAME">`` whose data marks have class ``mark`` (tests measure them).
+``fetch_run_report`` reads the warehouse into dataclasses; the page is ``templates/run_report.html`` (its
+"Data quality" section is ``quality.html``) and the redirect ``latest.html``.
 """
 
 from __future__ import annotations
@@ -21,24 +23,26 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import quote
 
 import duckdb
 
+from segments.formatting import count, money, noun, number
 from segments.reports import relation, write_text_atomic
-from segments.reports.charts import bar_chart, clv_chart, count, pareto_chart
-from segments.reports.html import Html, esc, html_table, page
+from segments.reports.charts import bar_chart, clv_chart, pareto_chart
+from segments.reports.html import Html
 from segments.reports.profiles import (
-    FACTS,
     Pareto,
     SegmentProfile,
-    money,
+    by_scheme,
+    facts_text,
     pareto,
-    pct,
     segment_profiles,
     shares_text,
 )
-from segments.reports.quality import DATA_DOCS_HREF, QualitySection, fetch_quality, quality_html
+from segments.reports.quality import DATA_DOCS_HREF, QualitySection, fetch_quality, verdict
+from segments.reports.render import render
 from segments.warehouse import table_exists
 
 __all__ = [
@@ -124,6 +128,19 @@ class RunReport:
     clv_available: bool  # marts.customer_features has predicted_clv
     quality: QualitySection | None = None  # None: no segments.quality_results (older warehouse)
 
+    @property
+    def profiles_by_scheme(self) -> dict[str, list[SegmentProfile]]:
+        """The profiles per scheme, in their order (schemes by name, segments largest first)."""
+        return by_scheme(self.profiles)
+
+    @property
+    def moves_by_scheme(self) -> dict[str, list[Move]]:
+        """This run's moves per scheme, largest first."""
+        moves: dict[str, list[Move]] = defaultdict(list)
+        for m in self.moves:
+            moves[m.scheme].append(m)
+        return dict(moves)
+
 
 def fetch_run_report(
     con: duckdb.DuckDBPyConnection, run_id: str, *, generated_at: datetime | None = None
@@ -203,230 +220,86 @@ def write_run_report(
 
 def latest_page(run_id: str, as_of: date | None = None) -> str:
     """A page that sends the browser on to ``<run_id>/index.html`` (relative, so the folder can move)."""
-    href = esc(f"{quote(run_id)}/{INDEX_NAME}")
-    when = f" (as of {esc(as_of)})" if as_of else ""
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="refresh" content="0; url={href}">\n<title>Latest run report</title>\n</head>\n'
-        f'<body>\n<p>Latest run report: <a href="{href}">run {esc(run_id)}</a>{when}.</p>\n</body>\n</html>\n'
+    return render(
+        "latest.html",
+        title="Latest run report",
+        href=f"{quote(run_id)}/{INDEX_NAME}",
+        run_id=run_id,
+        as_of=as_of,
     )
 
 
-# --- the document ---------------------------------------------------------------------------------------
+# --- the document (templates/run_report.html) -----------------------------------------------------------
 
 
-def _move_label(m: Move) -> str:
-    return f"{m.from_segment if m.from_segment is not None else NEW} → {m.to_segment or LEFT}"
+def render_run_report(report: RunReport) -> str:
+    """The report as one self-contained HTML document."""
+    return render(
+        "run_report.html",
+        title=f"Segmentation run {report.run_id}",
+        report=report,
+        # The run's Data Docs are written into <run_id>/data_docs/ by the same job (next to this report), so
+        # the relative link is given whenever the run has results; this renderer does not know reports_dir.
+        data_docs_href=DATA_DOCS_HREF,
+        verdict=verdict,
+        shares_text=shares_text,
+        facts_text=facts_text,
+        charts=_CHARTS,
+        top_moves=TOP_MOVES,
+        top_potential=TOP_POTENTIAL,
+    )
 
 
-def _facts_html(report: RunReport) -> list[str]:
-    r = report.run
-    if r is None:
-        return [f"<p>Run <code>{esc(report.run_id)}</code> is not recorded in segments.runs.</p>"]
-    previous = f"{r.previous_run_id} ({r.previous_as_of})" if r.previous_run_id else "— (first run)"
-    rows = [
-        ("Run", Html(f"<code>{esc(r.run_id)}</code>")),
-        ("Status", r.status),
-        ("As of", r.as_of),
-        ("Rule version", Html(f"<code>{esc(r.rule_version)}</code>")),
-        ("Rules SHA-256", Html(f"<code>{esc(r.rules_sha256)}</code>")),
-        ("Input fingerprint", Html(f"<code>{esc(r.input_fingerprint or '—')}</code>")),
-        ("Output fingerprint", Html(f"<code>{esc(r.output_fingerprint or '—')}</code>")),
-        ("Customers", "—" if r.customers is None else f"{r.customers:,}"),
-        ("Assignments", "—" if r.assignments is None else f"{r.assignments:,}"),
-        ("Published at", r.published_at or "—"),
-        ("Previous run", previous),
-    ]
-    if r.experiment:
-        rows.insert(4, ("Experiment", f"{r.experiment} (challenger {r.challenger_version or '—'})"))
-    parts = [html_table(None, rows, cls="facts", row_header=True)]
-    others = [run for run in report.assignments_run_ids if run != report.run_id]
-    if others:
-        parts.append(
-            f'<p class="meta">Note: the current segment assignments come from run {esc(", ".join(others))}; '
-            "the profiles below describe them.</p>"
-        )
-    return parts
+def _entities(entity: str) -> str:
+    """What a scheme segments, in the plural: ``contacts``; ``entities`` when that is several kinds."""
+    return noun(entity) if entity and "," not in entity else "entities"
 
 
-def _plural_entity(entity: str) -> str:
-    return f"{entity}s" if entity and "," not in entity else "entities"
+def _whole_or_tenths(value: float) -> str:
+    return number(value, 0 if float(value).is_integer() else 1)
 
 
-def _segments_html(scheme: str, rows: list[SegmentProfile]) -> list[str]:
-    chart = bar_chart(
+def _segments_chart(scheme: str, rows: list[SegmentProfile]) -> Html:
+    return bar_chart(
         "segment-sizes",
         f"Share of entities and of revenue per segment: {scheme}",
         [p.segment for p in rows],
         [
-            (f"share of {_plural_entity(rows[0].entity)}", [100 * p.share for p in rows]),
+            (f"share of {_entities(rows[0].entity)}", [100 * p.share for p in rows]),
             ("share of revenue", [None if p.revenue_share is None else 100 * p.revenue_share for p in rows]),
         ],
         fmt=lambda v: f"{v:.1f}%",
         tick_fmt=lambda v: f"{v:g}%",
         scheme=scheme,
     )
-    numbers = html_table(
-        ["segment", "entities", "customers", "share", "revenue (EUR)", "revenue share", "avg CLV", "median CLV",
-         "p alive"],
-        [[p.segment, f"{p.entities:,}", f"{p.customers:,}", pct(p.share), money(p.revenue), pct(p.revenue_share),
-          money(p.avg_clv), money(p.median_clv), pct(p.mean_p_alive, 0)] for p in rows],
-        numeric=range(1, 9),
-    )  # fmt: skip
-    who = html_table(
-        ["segment", "top categories", "preferred channels", "action channels", "facts mix"],
-        [
-            [
-                p.segment,
-                shares_text(p.top_categories) or "—",
-                shares_text(p.preferred_channels) or "—",
-                shares_text(p.action_channels) or "—",
-                "; ".join(
-                    f"{fact.replace('_', ' ')}: {shares_text(p.facts[fact])}"
-                    for fact in FACTS
-                    if fact in p.facts
-                )
-                or "—",
-            ]
-            for p in rows
-        ],
+
+
+def _movements_chart(scheme: str, top: list[Move]) -> Html:
+    return bar_chart(
+        "movements",
+        f"Most frequent segment moves: {scheme}",
+        [f"{m.from_segment if m.from_segment is not None else NEW} → {m.to_segment or LEFT}" for m in top],
+        [("entities", [m.entities for m in top])],
+        fmt=_whole_or_tenths,
+        integer=True,
+        scheme=scheme,
     )
-    entity = f" ({esc(rows[0].entity)})" if rows[0].entity else ""
-    return [f"<h3>{esc(scheme)}{entity}</h3>", f"<figure>{chart}</figure>", numbers, who]
 
 
-def render_run_report(report: RunReport) -> str:
-    """The report as one self-contained HTML document."""
-    title = f"Segmentation run {report.run_id}"
-    as_of = f"as of {report.run.as_of}, " if report.run and report.run.as_of else ""
-    body = [
-        f"<h1>{esc(title)}</h1>",
-        f'<p class="meta">{esc(as_of)}generated {esc(f"{report.generated_at:%Y-%m-%d %H:%M}")}.</p>',
-        '<nav><ol><li><a href="#run">Run</a></li><li><a href="#quality">Data quality</a></li>'
-        '<li><a href="#pareto">Revenue concentration</a></li>'
-        '<li><a href="#segments">Segments</a></li><li><a href="#clv">Customer lifetime value</a></li>'
-        '<li><a href="#movements">Movements since the previous run</a></li>'
-        '<li><a href="#potential">Potential segments</a></li></ol></nav>',
-        '<h2 id="run">Run</h2>',
-        *_facts_html(report),
-        # The run's Data Docs are written into <run_id>/data_docs/ by the same job (next to this report), so
-        # the relative link is given whenever the run has results; this renderer does not know reports_dir.
-        *quality_html(report.quality, DATA_DOCS_HREF),
-        '<h2 id="pareto">Revenue concentration</h2>',
-    ]
-    p = report.pareto
-    if not p.points:
-        body.append("<p>No buyers with revenue yet: no Pareto curve.</p>")
-    else:
-        eighty = (
-            f"; 80% of revenue comes from the top {p.buyers_for_80pct:,} buyers ({pct(p.buyers_for_80pct / p.buyers)})"
-            if p.buyers_for_80pct
-            else ""
-        )
-        body.append(
-            f"<p>The top 20% of buyers ({p.top20_buyers:,} of {p.buyers:,}) bring <strong>{esc(pct(p.top20_share))}"
-            f"</strong> of revenue ({esc(money(p.revenue))} EUR, negative revenue counted as 0){esc(eighty)}.</p>"
-        )
-        body.append(f"<figure>{pareto_chart(p)}</figure>")
-    by_scheme: dict[str, list[SegmentProfile]] = defaultdict(list)
-    for profile in report.profiles:
-        by_scheme[profile.scheme].append(profile)
-    body.append('<h2 id="segments">Segments</h2>')
-    if not by_scheme:
-        body.append("<p>No published segments yet.</p>")
-    else:
-        body.append(
-            '<p class="meta">Revenue is net EUR; a customer\'s revenue is split over its entities in a contact '
-            "scheme. CLV, p alive, channels and facts count each customer once.</p>"
-        )
-    for scheme, rows in by_scheme.items():
-        body.extend(_segments_html(scheme, rows))
-    body.append('<h2 id="clv">Customer lifetime value</h2>')
-    if not report.clv_available:
-        body.append(
-            "<p>No CLV in this warehouse yet (marts.customer_features has no predicted_clv): nothing to show.</p>"
-        )
-    elif by_scheme:
-        body.append(
-            '<p class="meta">Box: 25–75% of predicted CLV; whiskers: 10–90%; line: median; dot: mean.</p>'
-        )
-        body.extend(
-            f"<h3>{esc(s)}</h3><figure>{clv_chart(s, rows)}</figure>" for s, rows in by_scheme.items()
-        )
-    body.extend(_movements_html(report))
-    body.extend(_potential_html(report.potential))
-    return page(title, "\n".join(body))
-
-
-def _movements_html(report: RunReport) -> list[str]:
-    previous = report.run.previous_run_id if report.run else None
-    since = f"run {previous}" if previous else "the start (this is the first run: every entity entered)"
-    parts = [
-        '<h2 id="movements">Movements since the previous run</h2>',
-        f'<p class="meta">Since {esc(since)}.</p>',
-    ]
-    if not report.moves:
-        return [*parts, "<p>No entity changed segment in this run.</p>"]
-    by_scheme: dict[str, list[Move]] = defaultdict(list)
-    for m in report.moves:
-        by_scheme[m.scheme].append(m)
-    totals = [
-        [
-            scheme,
-            *(f"{sum(m.entities for m in moves if m.change == c):,}" for c in ("moved", "entered", "left")),
-        ]
-        for scheme, moves in by_scheme.items()
-    ]
-    parts.append(html_table(["scheme", "moved", "entered", "left"], totals, numeric=[1, 2, 3]))
-    for scheme, moves in by_scheme.items():
-        top = moves[:TOP_MOVES]
-        chart = bar_chart(
-            "movements",
-            f"Most frequent segment moves: {scheme}",
-            [_move_label(m) for m in top],
-            [("entities", [m.entities for m in top])],
-            fmt=count,
-            integer=True,
-            scheme=scheme,
-        )
-        more = f" (top {TOP_MOVES} of {len(moves)} moves)" if len(moves) > TOP_MOVES else ""
-        parts.append(f"<h3>{esc(scheme)}{esc(more)}</h3><figure>{chart}</figure>")
-    return parts
-
-
-def _potential_html(potential: list[PotentialSegment] | None) -> list[str]:
-    parts = ['<h2 id="potential">Potential segments</h2>']
-    if potential is None:
-        return [
-            *parts,
-            "<p>No potential segments in this warehouse yet (marts.potential_segments is missing).</p>",
-        ]
-    if not potential:
-        return [*parts, "<p>marts.potential_segments is empty.</p>"]
-    top = potential[:TOP_POTENTIAL]
-    chart = bar_chart(
+def _potential_chart(top: list[PotentialSegment]) -> Html:
+    return bar_chart(
         "potential-segments",
         "Potential value per potential segment",
-        [f"{p.label} ({_count_or_dash(p.prospects)} prospects)" for p in top],
+        [f"{p.label} ({count(p.prospects)} prospects)" for p in top],
         [("potential value (EUR)", [p.potential_value for p in top])],
         fmt=money,
     )
-    more = f" (the {TOP_POTENTIAL} largest of {len(potential)})" if len(potential) > TOP_POTENTIAL else ""
-    table = html_table(
-        ["potential segment", "type", "prospects", "like buyers", "average value (EUR)", "potential value (EUR)"],
-        [
-            [p.label, p.customer_type or "—", _count_or_dash(p.prospects), _count_or_dash(p.buyers),
-             money(p.average_value), money(p.potential_value)]
-            for p in potential
-        ],
-        numeric=[2, 3, 4, 5],
-    )  # fmt: skip
-    note = (
-        '<p class="meta">Prospects that resemble a cell of high-value buyers; potential value = prospects x '
-        f"the cell's average value per buyer{esc(more)}.</p>"
-    )
-    return [*parts, note, f"<figure>{chart}</figure>", table]
 
 
-def _count_or_dash(value: int | None) -> str:
-    return "—" if value is None else f"{value:,}"
+_CHARTS = SimpleNamespace(
+    pareto=pareto_chart,
+    segments=_segments_chart,
+    clv=clv_chart,
+    movements=_movements_chart,
+    potential=_potential_chart,
+)

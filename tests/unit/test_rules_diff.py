@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from segments.reports.rule_diff import render
 from segments.rules import assign_segments, load_rule_file
 from segments.rules.comparison import diff_rule_sets, with_champion
-from segments.rules.diff import render
 
 COLUMNS = {
     "customer_id": "VARCHAR",

@@ -21,9 +21,5 @@ class LintFinding:
         return f"{self.file}:{self.line}:{self.col}: {self.severity}: {self.message}"
 
 
-def _plural(entity: str, count: int | None = None) -> str:
-    return entity if count == 1 else f"{entity}s"
-
-
 def _names(ids: Iterable[str]) -> str:
     return ", ".join(f"'{i}'" for i in ids)

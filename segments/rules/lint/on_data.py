@@ -7,12 +7,13 @@ from itertools import combinations
 
 import duckdb
 
+from segments.formatting import noun, plural
 from segments.sql import quote_identifier, quote_string
 
 from ..expressions import parse_condition
 from ..loader import display_path
 from ..model import DefaultRule, Rule, RuleSet, Scheme
-from .findings import LintFinding, _names, _plural
+from .findings import LintFinding, _names
 from .static import _shadows
 
 
@@ -64,10 +65,6 @@ def _scheme_query(source: str, conditions: Sequence[str]) -> str:
     )
 
 
-def _count(count: int, entity: str) -> str:
-    return f"{count:,} {_plural(entity, count)}"
-
-
 def _scheme_on_data(
     con: duckdb.DuckDBPyConnection, rule_set: RuleSet, scheme: Scheme, source: str, skip: set[str], file: str
 ) -> list[LintFinding]:
@@ -103,7 +100,7 @@ def _scheme_on_data(
                 finding(
                     "never_true_on_data",
                     "info",
-                    f"rule '{rule.id}' is true for none of the {_count(everyone, entity)} on this data; "
+                    f"rule '{rule.id}' is true for none of the {plural(everyone, entity)} on this data; "
                     "check its condition and thresholds",
                     rule,
                 )
@@ -117,7 +114,7 @@ def _scheme_on_data(
                     "shadowed_on_data",
                     "warning",
                     f"rule '{rule.id}' matches no {entity} on this data: its condition is true for "
-                    f"{_count(accepted, entity)}, but earlier rules take them all ({takers}); "
+                    f"{plural(accepted, entity)}, but earlier rules take them all ({takers}); "
                     "move it up or narrow the earlier rules",
                     rule,
                 )
@@ -134,7 +131,7 @@ def _scheme_on_data(
                     "empty_segment",
                     "warning",
                     f"segment '{segment}' ({source_rules}) is empty on this data: none of the "
-                    f"{_count(everyone, entity)} ends up in it",
+                    f"{plural(everyone, entity)} ends up in it",
                     scheme.outcomes[outcomes[0]],
                 )
             )
@@ -204,7 +201,7 @@ def _overlaps(
             code="overlapping_actions",
             severity="info",
             message=(
-                f"{_plural(entity, 2)} get next actions on the same channel from two schemes: {shown}{more}; "
+                f"{noun(entity)} get next actions on the same channel from two schemes: {shown}{more}; "
                 "check they should get both, or give one of the rules channel none"
             ),
             file=file,
