@@ -62,13 +62,16 @@ ui: demo-data manifest
 bench: manifest
 	$(BIN)/python -m benchmarks.run
 
+# sqlfluff compiles the dbt models with dbt (.sqlfluff: an in-memory target, no warehouse needed); ~30 s.
 lint: $(STAMP)
 	$(BIN)/ruff check segments orchestration tests benchmarks
 	$(BIN)/ruff format --check segments orchestration tests benchmarks
+	$(BIN)/sqlfluff lint dbt_project
 
 format: $(STAMP)
 	$(BIN)/ruff format segments orchestration tests benchmarks
 	$(BIN)/ruff check --fix segments orchestration tests benchmarks
+	$(BIN)/sqlfluff fix dbt_project
 
 clean:
 	rm -rf $(VENV) dbt_project/target dbt_project/logs .pytest_cache

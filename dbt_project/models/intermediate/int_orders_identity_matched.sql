@@ -132,7 +132,7 @@ candidates as (
 methods as (
 
     select
-        candidates.*,
+        *,
         case
             when crm_customer_id is not null then 'crm_id'
             when email_customer_id is not null then 'email'

@@ -11,14 +11,17 @@ orders as (
 
 match_methods as (
 
-    select * from (
+    select
+        methods.method_order,
+        methods.match_method
+    from (
         values
-            (1, 'crm_id'),
-            (2, 'email'),
-            (3, 'org_number'),
-            (4, 'guest_email'),
-            (5, 'guest_org'),
-            (6, 'unresolved')
+        (1, 'crm_id'),
+        (2, 'email'),
+        (3, 'org_number'),
+        (4, 'guest_email'),
+        (5, 'guest_org'),
+        (6, 'unresolved')
     ) as methods (method_order, match_method)
 
 ),

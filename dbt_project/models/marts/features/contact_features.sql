@@ -188,7 +188,8 @@ final as (
             end as double
         ) as email_click_rate_365d,
         cast(
-            {{ dbt.datediff('cast(last_interaction_at as date)', as_of_date(), 'day') }} as integer
+            {{ dbt.datediff('cast(last_interaction_at as date)', as_of_date(), 'day') }}
+            as integer
         ) as days_since_last_interaction,
         cast({{ engagement_score('weighted_responses_90d') }} as integer) as engagement_score,
         cast(created_at as timestamp) as contact_created_at

@@ -88,7 +88,7 @@ scored as (
 final as (
 
     select
-        cast(scored.customer_id as varchar) as customer_id,
+        cast(customer_id as varchar) as customer_id,
         {%- for window in windows %}
         cast(coalesce(interactions_{{ window }}d, 0) as integer) as interactions_{{ window }}d,
         {%- endfor %}
@@ -99,7 +99,8 @@ final as (
         {%- endfor %}
         {%- endfor %}
         cast(
-            {{ dbt.datediff('cast(last_interaction_at as date)', as_of_date(), 'day') }} as integer
+            {{ dbt.datediff('cast(last_interaction_at as date)', as_of_date(), 'day') }}
+            as integer
         ) as days_since_last_interaction,
         cast(
             case

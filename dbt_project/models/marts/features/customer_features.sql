@@ -100,14 +100,13 @@ order_stats as (
 category_stats as (
 
     -- one pass over the lines: revenue per category (returns included) and which categories were
-    -- bought (a line with a positive quantity)
+    -- bought (a line with a positive quantity); customer_id last, so every looped column ends in a comma
     select
-        customer_id,
         {%- for category in categories %}
         sum(case when category = '{{ category }}' then net_amount_eur else 0 end) as {{ category }}_revenue,
-        max(case when category = '{{ category }}' and quantity > 0 then 1 else 0 end) as bought_{{ category }}
-        {{- ',' if not loop.last }}
+        max(case when category = '{{ category }}' and quantity > 0 then 1 else 0 end) as bought_{{ category }},
         {%- endfor %}
+        customer_id
     from order_lines
     group by customer_id
 
@@ -170,7 +169,8 @@ customer_base as (
         {%- endfor %}
         coalesce(category_sets.category_count, 0) as category_count,
         coalesce(category_sets.categories, cast([] as varchar[])) as categories,
-        {{ dbt.datediff('cast(order_stats.last_order_at as date)', as_of_date(), 'day') }} as recency_days,
+        {{ dbt.datediff('cast(order_stats.last_order_at as date)', as_of_date(), 'day') }}
+            as recency_days,
         {{ dbt.datediff('cast(order_stats.first_order_at as date)', as_of_date(), 'day') }}
             as days_since_first_order
     from customers
@@ -190,7 +190,7 @@ buyer_scores as (
         1 + floor(5.0 * (rank() over (order by recency_days desc) - 1) / count(*) over ()) as r_score,
         1 + floor(5.0 * (rank() over (order by frequency) - 1) / count(*) over ()) as f_score,
         1 + floor(5.0 * (rank() over (order by monetary) - 1) / count(*) over ()) as m_score,
-        row_number() over (order by monetary desc, customer_id) as revenue_rank,
+        row_number() over (order by monetary desc, customer_id asc) as revenue_rank,
         count(*) over () as buyer_count,
         case when monetary > 0 then monetary else 0 end as positive_revenue
     from customer_base

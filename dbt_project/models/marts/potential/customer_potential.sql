@@ -129,7 +129,7 @@ cells as (
 ranked_cells as (
 
     select
-        cells.*,
+        *,
         rank() over (
             partition by customer_type, match_level order by average_value desc
         ) <= ceil({{ top_cell_share }} * count(*) over (partition by customer_type, match_level))

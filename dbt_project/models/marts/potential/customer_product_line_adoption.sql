@@ -101,7 +101,7 @@ positioned as (
 categorised as (
 
     select
-        positioned.*,
+        *,
         case
             {%- for category, per_mille in cutoffs_per_mille %}
             when 1000 * adopters_by_then <= {{ per_mille }} * line_adopters then '{{ category }}'
