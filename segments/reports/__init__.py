@@ -36,10 +36,9 @@ def write_text_atomic(path: Path, text: str) -> Path:
 
 
 def relation(con: duckdb.DuckDBPyConnection, table: str, columns: Mapping[str, str]) -> str:
-    """A subquery of ``schema.table`` with exactly ``columns`` (name -> SQL expression used if it is missing).
-
-    Reports open the warehouse read-only, so they cannot migrate it: a column a warehouse of an older release
-    lacks reads as its fallback (e.g. ``null::date``), and a missing table (a fresh warehouse) is empty."""
+    """A subquery of the dbt mart ``schema.table`` with exactly ``columns`` (name -> SQL expression used if it
+    is missing): empty in a warehouse no run has built. The tables Python owns are read through
+    ``contract.tables.readable`` instead: their schema version is checked when the warehouse is opened."""
     schema, _, name = table.rpartition(".")
     existing = {
         row[0]

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 import duckdb
 
+from segments.contract.tables import readable
 from segments.formatting import money, noun, percent, points, text_table
 from segments.reports import relation
 from segments.reports.render import render as render_template
@@ -41,26 +42,8 @@ ARMS = ("champion", "challenger", "holdout")
 FORMATS = ("table", "markdown", "json")
 
 ORDERS = "marts.fct_orders"
-# Columns read, with what stands in for each in a warehouse that lacks it (see ``relation``).
+# The mart read, with what stands in for each column in a warehouse no run has built (see ``relation``).
 _V, _D = "null::varchar", "null::date"
-ASSIGNMENT_COLUMNS = {"experiment": _V, "customer_id": _V, "arm": _V, "first_as_of": _D}
-SEGMENT_COLUMNS = {
-    "experiment": _V,
-    "arm": _V,
-    "rule_version": _V,
-    "scheme": _V,
-    "next_action": _V,
-    "action_channel": _V,
-    "action_owner": _V,
-}
-RUN_COLUMNS = {
-    "run_id": _V,
-    "as_of": _D,
-    "status": _V,
-    "rule_version": _V,
-    "experiment": _V,
-    "challenger_version": _V,
-}
 ORDER_COLUMNS = {
     "order_id": _V,
     "customer_id": _V,
@@ -129,8 +112,8 @@ class ExperimentReport:
 
 def known_experiments(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Experiments with assigned customers or published runs, by name."""
-    assignments = relation(con, "segments.experiment_assignments", ASSIGNMENT_COLUMNS)
-    runs = relation(con, "segments.runs", RUN_COLUMNS)
+    assignments = readable(con, "segments.experiment_assignments")
+    runs = readable(con, "segments.runs")
     rows = con.execute(
         f"""select experiment from {assignments} union
             select experiment from {runs} where experiment is not null order by 1"""
@@ -144,7 +127,7 @@ def experiment_report(con: duckdb.DuckDBPyConnection, name: str) -> ExperimentRe
     if name not in known:
         listing = ", ".join(known) if known else "none yet (no rule version has run an experiment)"
         raise LookupError(f"unknown experiment {name!r}; known experiments: {listing}")
-    assignments = relation(con, "segments.experiment_assignments", ASSIGNMENT_COLUMNS)
+    assignments = readable(con, "segments.experiment_assignments")
     assigned = f"(select * from {assignments} where experiment = $name)"
     sales_available = table_exists(con, ORDERS)
     orders = relation(con, ORDERS, ORDER_COLUMNS)
@@ -175,7 +158,7 @@ def experiment_report(con: duckdb.DuckDBPyConnection, name: str) -> ExperimentRe
     for arm, scheme, action, channel, owner, n in con.execute(
         # only the schemes the experiment changes: the challenger's (every scheme differs for the holdout,
         # but only in getting no action, which the arm table already says)
-        f"""with rows as (select * from {relation(con, "segments.customer_segments", SEGMENT_COLUMNS)}
+        f"""with rows as (select * from {readable(con, "segments.customer_segments")}
                           where experiment = ?),
                  tested as (select distinct scheme from rows where arm = 'challenger'
                             and rule_version is distinct from (select max(rule_version) from rows where arm = 'champion'))
@@ -199,7 +182,7 @@ def experiment_report(con: duckdb.DuckDBPyConnection, name: str) -> ExperimentRe
                             filter (where rule_version is not null), []),
                    coalesce(list(distinct challenger_version order by challenger_version)
                             filter (where challenger_version is not null), [])
-            from {relation(con, "segments.runs", RUN_COLUMNS)}
+            from {readable(con, "segments.runs")}
             where experiment = ? and status = 'published'""",
         [name],
     ).fetchone()

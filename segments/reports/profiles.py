@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from segments.contract.tables import readable
 from segments.formatting import percent
 from segments.reports import relation
 from segments.reports.render import render
@@ -47,14 +48,6 @@ TOP_N = 3  # values kept per category, channel and fact list
 PARETO_POINTS = 200  # at most, the origin included
 
 _V, _N, _D = "null::varchar", "null::double", "null::decimal(18, 2)"
-SEGMENT_COLUMNS = {  # customer_id first: entity_id of an older release's rows falls back to it
-    "customer_id": _V,
-    "scheme": _V,
-    "segment": _V,
-    "entity": "'customer'",
-    "entity_id": "customer_id",
-    "action_channel": _V,
-}
 FEATURE_COLUMNS = {
     "customer_id": _V,
     "monetary": _D,
@@ -111,7 +104,7 @@ class Pareto:
 
 def _scheme_segments(con: duckdb.DuckDBPyConnection) -> str:
     """The current assignments with ``w``: the part of its customer's money each entity carries."""
-    segments = relation(con, "segments.customer_segments", SEGMENT_COLUMNS)
+    segments = readable(con, "segments.customer_segments")
     return f"""
         assigned as (
             select scheme, segment, entity, entity_id, customer_id, action_channel,

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import duckdb
 
+from segments.contract.tables import readable
 from segments.formatting import plural
 from segments.quality.gate import QUARANTINE_TABLE
 from segments.quality.results import RESULTS_TABLE, quarantine_counts
 from segments.quality.suites import SEVERITIES
-from segments.reports import relation
 from segments.reports.render import render
 from segments.warehouse import table_exists
 
@@ -31,14 +31,6 @@ __all__ = [
 ]
 
 DATA_DOCS_HREF = "data_docs/index.html"  # relative to <reports_dir>/<run_id>/index.html
-
-_V, _B = "null::varchar", "null::boolean"
-RESULT_COLUMNS = {
-    "run_id": _V, "suite": _V, "table_name": _V, "expectation": _V, "column_name": _V, "severity": _V,
-    "success": _B, "observed_value": _V, "unexpected_count": "null::bigint", "quarantined_rows": "null::bigint",
-    "blocks": _B, "accepted": _B, "note": _V, "checked_at": "null::timestamp",
-}  # fmt: skip
-RUN_COLUMNS = {"run_id": _V, "accept_drift": _B, "accepted_drift": _V}
 
 
 @dataclass(frozen=True)
@@ -101,7 +93,7 @@ def fetch_quality(con: duckdb.DuckDBPyConnection, run_id: str) -> QualitySection
     """The run's quality evidence; None if the warehouse has no ``segments.quality_results`` (older release)."""
     if not table_exists(con, RESULTS_TABLE):
         return None
-    results = relation(con, RESULTS_TABLE, RESULT_COLUMNS)
+    results = readable(con, RESULTS_TABLE)
     counts: dict[str, tuple[int, int]] = {}
     for severity, passed, failed in con.execute(
         f"""select severity, count(*) filter (where success), count(*) filter (where not success)
@@ -135,7 +127,7 @@ def fetch_quality(con: duckdb.DuckDBPyConnection, run_id: str) -> QualitySection
             [run_id],
         ).fetchall()
     run = con.execute(
-        f"select accept_drift, accepted_drift from {relation(con, 'segments.runs', RUN_COLUMNS)} where run_id = ?",
+        f"select accept_drift, accepted_drift from {readable(con, 'segments.runs')} where run_id = ?",
         [run_id],
     ).fetchone()
     return QualitySection(

@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 import duckdb
 
+from segments.contract.tables import readable
 from segments.formatting import count, money, noun, number
 from segments.reports import relation, write_text_atomic
 from segments.reports.charts import bar_chart, clv_chart, pareto_chart
@@ -63,13 +64,7 @@ TOP_MOVES = 12
 NEW, LEFT = "(new)", "(left)"  # labels of a NULL from/to segment: entered or left the scheme
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # safe as a folder name and in a relative URL
 
-_V, _D, _T = "null::varchar", "null::date", "null::timestamp"
-RUN_COLUMNS = {
-    "run_id": _V, "as_of": _D, "status": _V, "rule_version": _V, "rules_sha256": _V, "customers": "null::bigint",
-    "assignments": "null::bigint", "published_at": _T, "started_at": _T, "finished_at": _T,
-    "input_fingerprint": _V, "output_fingerprint": _V, "experiment": _V, "challenger_version": _V,
-}  # fmt: skip
-CHANGE_COLUMNS = {"run_id": _V, "scheme": _V, "change": _V, "from_segment": _V, "to_segment": _V}
+_V = "null::varchar"
 # marts.potential_segments names a segment in potential_segment (``label`` in early drafts: either is read).
 POTENTIAL_COLUMNS = {
     "potential_segment": _V, "label": _V, "customer_type": _V, "buyers": "null::bigint",
@@ -145,7 +140,7 @@ class RunReport:
 def fetch_run_report(
     con: duckdb.DuckDBPyConnection, run_id: str, *, generated_at: datetime | None = None
 ) -> RunReport:
-    runs = relation(con, "segments.runs", RUN_COLUMNS)
+    runs = readable(con, "segments.runs")
     order = "as_of, coalesce(published_at, finished_at, started_at) nulls first, run_id"
     row = con.execute(
         f"""with ordered as (
@@ -158,13 +153,13 @@ def fetch_run_report(
             from ordered where run_id = ?""",
         [run_id, run_id],
     ).fetchone()
-    assigned = relation(con, "segments.customer_segments", {"run_id": _V})
+    assigned = readable(con, "segments.customer_segments")
     current = tuple(
         r[0] for r in con.execute(f"select distinct run_id from {assigned} order by 1").fetchall()
     )
     moves = con.execute(
         f"""select scheme, change, from_segment, to_segment, count(*) as entities
-            from {relation(con, "segments.segment_changes", CHANGE_COLUMNS)} where run_id = ?
+            from {readable(con, "segments.segment_changes")} where run_id = ?
             group by all order by scheme, entities desc, change, from_segment nulls first, to_segment""",
         [run_id],
     ).fetchall()

@@ -10,6 +10,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
+from segments.cli import main
 from segments.contract import migrate
 from segments.reports import md_code, md_table, md_text, write_text_atomic
 from segments.reports.experiment import experiment_report, render
@@ -514,9 +515,12 @@ def test_experiment_known_from_runs_only_gives_empty_arms(con):
     assert "—" in render(report, "table")
 
 
-def test_warehouse_of_an_older_release_reads_without_migration():
-    """Reports open the warehouse read-only: columns added by later releases read as NULL (role: champion)."""
-    con = duckdb.connect()
+def test_warehouse_of_an_older_release_is_named_and_reads_the_same_once_migrated(tmp_path, capsys):
+    """Reports open the warehouse read-only and cannot migrate it: they name the command instead of guessing
+    around the older schema; once migrated, the older release's rows read with today's columns (role:
+    champion)."""
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
     con.execute("create schema segments")
     con.execute(
         """create table segments.rule_versions (rule_version varchar, rules_sha256 varchar, file_name varchar,
@@ -531,6 +535,11 @@ def test_warehouse_of_an_older_release_reads_without_migration():
         "insert into segments.rule_versions values ('v1', 's', 'v1.yaml', 'a', '2026-01-01', null, null, 'r1', now())"
     )
     con.execute("insert into segments.runs values ('r1', '2026-01-02', 'v1', 's', 1, 1, 'published', now())")
+    con.close()
+    assert main(["report", "rules", "--warehouse", str(path), "--out", str(tmp_path / "out")]) == 1
+    assert f"run `segments migrate --warehouse {path}`" in capsys.readouterr().err
+    con = duckdb.connect(str(path))
+    migrate(con)
     audit = fetch_rules_audit(con, today=TODAY)
     (v1,) = audit.versions
     assert (v1.role, v1.status, v1.first_run, v1.runs) == (

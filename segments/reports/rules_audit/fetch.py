@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 import duckdb
 
-from segments.reports import relation
+from segments.contract.tables import readable
 from segments.reports.rules_audit.model import (
     CHALLENGER,
     IN_USE,
@@ -26,44 +26,6 @@ from segments.reports.rules_audit.model import (
     VersionAudit,
 )
 
-# Columns the report reads, with what stands in for each in a warehouse that lacks it (see ``relation``).
-_V, _D, _T, _N = "null::varchar", "null::date", "null::timestamp", "null::bigint"
-RULE_VERSION_COLUMNS = {
-    "rule_version": _V,
-    "rules_sha256": _V,
-    "file_name": _V,
-    "file_text": _V,
-    "effective_from": _D,
-    "author": _V,
-    "description": _V,
-    "role": "'champion'",  # releases before experiments had champions only
-    "first_used_run_id": _V,
-    "first_used_as_of": _D,
-    "recorded_at": _T,
-}
-RUN_COLUMNS = {
-    "run_id": _V,
-    "as_of": _D,
-    "rule_version": _V,
-    "status": _V,
-    "published_at": _T,
-    "started_at": _T,
-    "finished_at": _T,
-    "experiment": _V,
-    "challenger_version": _V,
-}
-IMPACT_COLUMNS = {
-    "rule_version": _V,
-    "previous_version": _V,
-    "run_id": _V,
-    "as_of": _D,
-    "scheme": _V,
-    "from_segment": _V,
-    "to_segment": _V,
-    "entities": _N,
-}
-SIZE_COLUMNS = {"run_id": _V, "scheme": _V, "entity": _V, "segment": _V, "arm": _V, "entities": _N}
-
 
 def fetch_rules_audit(
     con: duckdb.DuckDBPyConnection, *, today: date | None = None, generated_at: datetime | None = None
@@ -71,16 +33,16 @@ def fetch_rules_audit(
     """Read the audit from schema ``segments``; missing tables count as empty (nothing is created)."""
     today = today or date.today()
     generated_at = generated_at or datetime.now().replace(microsecond=0)
-    runs = relation(con, "segments.runs", RUN_COLUMNS)
+    runs = readable(con, "segments.runs")
     versions = con.execute(
         f"""select rule_version, rules_sha256, file_name, file_text, effective_from, author, description,
                    coalesce(role, 'champion') as role, first_used_run_id, first_used_as_of, recorded_at
-            from {relation(con, "segments.rule_versions", RULE_VERSION_COLUMNS)}
+            from {readable(con, "segments.rule_versions")}
             order by effective_from, case role when 'challenger' then 1 else 0 end, rule_version"""
     ).fetchall()
     usage, latest, counts = _run_usage(con, runs)
-    impact = _impact(con, relation(con, "segments.rule_version_impact", IMPACT_COLUMNS))
-    sizes = _sizes(con, relation(con, "segments.segment_sizes", SIZE_COLUMNS), runs)
+    impact = _impact(con, readable(con, "segments.rule_version_impact"))
+    sizes = _sizes(con, readable(con, "segments.segment_sizes"), runs)
 
     texts = {row[0]: row[3] for row in versions}
     files = {row[0]: row[2] for row in versions}
