@@ -28,7 +28,7 @@ from segments.contract import migrate, schema_version
 from segments.contract.migrations import Migration
 from segments.publish.snapshot import refresh_snapshot_runs
 from segments.publish.write_audit_publish import record_failed_run
-from segments.quality.results import write_data_docs
+from segments.reports.data_docs import write_data_docs
 from segments.settings import Settings
 from segments.warehouse import connect
 

@@ -8,7 +8,7 @@ import dagster as dg
 
 from orchestration.assets.segments import PUBLISHED_KEY
 from orchestration.resources import Warehouse
-from segments.quality.results import write_data_docs
+from segments.reports.data_docs import write_data_docs
 from segments.reports.profiles import pareto_markdown, profiles_markdown
 from segments.reports.run_report import fetch_run_report, write_run_report
 

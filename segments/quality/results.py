@@ -16,11 +16,8 @@ from typing import Any
 import duckdb
 
 from segments.contract import migrate
-from segments.quality import drift
-from segments.quality.data_docs import write_data_docs as render
 from segments.quality.gate import QUARANTINE_TABLE
-from segments.quality.suites import Outcome, Suite, SuiteReport, load_suites
-from segments.settings import EXPECTATIONS_DIR
+from segments.quality.suites import Outcome, Suite, SuiteReport
 from segments.warehouse import table_exists
 
 RESULTS_TABLE = "segments.quality_results"
@@ -104,18 +101,6 @@ def reports_for_run(
         )
         for name, (table_name, outcomes) in grouped.items()
     ]
-
-
-def write_data_docs(con: duckdb.DuckDBPyConnection, run_id: str, reports_dir: Path) -> Path | None:
-    """Render the run's Data Docs into ``reports_dir/<run_id>/data_docs``; None if the run has no results."""
-    descriptions = {
-        s.name: s.definition.get("meta", {}).get("description")
-        for s in load_suites(EXPECTATIONS_DIR).values()
-    }
-    reports = reports_for_run(con, run_id, descriptions={**descriptions, drift.SUITE_NAME: drift.DESCRIPTION})
-    if not reports:
-        return None
-    return render(reports, reports_dir / run_id / "data_docs", run_id=run_id, run_time=datetime.now())
 
 
 def quarantine_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str, str, int]]:

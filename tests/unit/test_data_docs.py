@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from segments.quality import data_docs
-from segments.quality.data_docs import write_data_docs
 from segments.quality.suites import Outcome, Suite, SuiteReport
+from segments.reports import data_docs
+from segments.reports.data_docs import render_data_docs
 
 RUN_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 EMAIL_REGEX = r"^[^@\s]+@[^@\s]+$"
@@ -104,7 +104,7 @@ def reports() -> list[SuiteReport]:
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("site") / "data_docs"
-    index = write_data_docs(reports(), out, run_id="nightly-2026-11-01", run_time=RUN_TIME)
+    index = render_data_docs(reports(), out, run_id="nightly-2026-11-01", run_time=RUN_TIME)
     assert index == out / "index.html"
     return out
 
@@ -180,9 +180,9 @@ def test_pipeline_checks_render_in_the_same_docs(docs):
 
 def test_rewriting_replaces_the_folder(tmp_path):
     out = tmp_path / "docs"
-    write_data_docs(reports(), out, run_id="first", run_time=RUN_TIME)
+    render_data_docs(reports(), out, run_id="first", run_time=RUN_TIME)
     (out / "stale.txt").write_text("from an earlier run")
-    write_data_docs(reports()[1:2], out, run_id="second", run_time=RUN_TIME)
+    render_data_docs(reports()[1:2], out, run_id="second", run_time=RUN_TIME)
     assert not (out / "stale.txt").exists()
     assert sorted(pages(out)) == ["raw_sales_orders"]
     assert [p.name for p in tmp_path.iterdir()] == ["docs"]  # no staging or old folders left beside it
@@ -191,13 +191,13 @@ def test_rewriting_replaces_the_folder(tmp_path):
 
 def test_a_failed_write_leaves_the_previous_docs(tmp_path, monkeypatch):
     out = tmp_path / "docs"
-    write_data_docs(reports(), out, run_id="good", run_time=RUN_TIME)
+    render_data_docs(reports(), out, run_id="good", run_time=RUN_TIME)
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(data_docs, "_index_html", broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        write_data_docs(reports(), out, run_id="bad", run_time=RUN_TIME)
+        render_data_docs(reports(), out, run_id="bad", run_time=RUN_TIME)
     assert "good" in (out / "index.html").read_text(encoding="utf-8")
     assert [p.name for p in tmp_path.iterdir()] == ["docs"]

@@ -183,7 +183,8 @@ def test_small_moves_pass(con):
 
 def test_results_are_stored_per_run_and_rendered_as_data_docs(con, tmp_path):
     from segments.quality import drift as drift_module
-    from segments.quality.results import record, reports_for_run, write_data_docs
+    from segments.quality.results import record, reports_for_run
+    from segments.reports.data_docs import write_data_docs
 
     published(con, "r1", "v1", {"Champions": 400})
     staged(con, {"Champions": 800})

@@ -10,7 +10,7 @@ runs itself (load anomalies, freshness, segment drift: not GX types) are rendere
 render-only GX expectation class registered under their name, whose description states the check's parameters.
 
 Rendering is GX's own, called directly: ``ValidationResultsPageRenderer`` makes the document (``render_page``),
-GX's ``DefaultJinjaPageView`` the HTML (``segments.quality.data_docs`` writes it). GX is imported inside the
+GX's ``DefaultJinjaPageView`` the HTML (``segments.reports.data_docs`` writes it). GX is imported inside the
 functions: it takes seconds, and only writing docs needs it.
 """
 

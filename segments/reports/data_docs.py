@@ -21,12 +21,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from segments.quality.gx_pages import blocks, pipeline_detail, render_page, severity_key
-from segments.quality.suites import Outcome, SuiteReport
+import duckdb
+
+from segments.quality import drift
+from segments.quality.results import reports_for_run
+from segments.quality.suites import Outcome, SuiteReport, load_suites
+from segments.reports.gx_pages import blocks, pipeline_detail, render_page, severity_key
 from segments.reports.render import render
+from segments.settings import EXPECTATIONS_DIR
 
 
-def write_data_docs(reports: list[SuiteReport], out_dir: Path, *, run_id: str, run_time: datetime) -> Path:
+def render_data_docs(reports: list[SuiteReport], out_dir: Path, *, run_id: str, run_time: datetime) -> Path:
     """Write Data Docs for ``reports`` into ``out_dir`` (replacing it) and return ``out_dir/index.html``.
 
     The docs are rendered into a temporary folder beside ``out_dir`` and renamed into place, so readers see the
@@ -185,3 +190,17 @@ def _swap_into_place(staging: Path, out_dir: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
         else:
             old.unlink()
+
+
+def write_data_docs(con: duckdb.DuckDBPyConnection, run_id: str, reports_dir: Path) -> Path | None:
+    """Render the run's Data Docs into ``reports_dir/<run_id>/data_docs``; None if the run has no results."""
+    descriptions = {
+        s.name: s.definition.get("meta", {}).get("description")
+        for s in load_suites(EXPECTATIONS_DIR).values()
+    }
+    reports = reports_for_run(con, run_id, descriptions={**descriptions, drift.SUITE_NAME: drift.DESCRIPTION})
+    if not reports:
+        return None
+    return render_data_docs(
+        reports, reports_dir / run_id / "data_docs", run_id=run_id, run_time=datetime.now()
+    )
