@@ -114,3 +114,35 @@ def test_an_import_of_the_project_inside_a_function_says_why():
             if not any("#" in line for line in around):
                 silent.append(f"{path.relative_to(ROOT)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
     assert silent == []
+
+
+# The library's layers, top to bottom (ARCHITECTURE.md): a module imports from its own layer or those below.
+LAYERS = [
+    ("segments.cli",),
+    ("segments.reports", "segments.explain", "segments.guard", "segments.preflight"),
+    ("segments.publish", "segments.rules", "segments.quality", "segments.ingest", "segments.value",
+     "segments.demo", "segments.features", "segments.dbt_manifest"),
+    ("segments.contract", "segments.warehouse", "segments.lock", "segments.sql", "segments.settings",
+     "segments.errors", "segments.formatting"),
+]  # fmt: skip
+
+
+def _layer(name: str) -> int:
+    if name == "segments":  # the package itself: its __init__ imports nothing
+        return len(LAYERS) - 1
+    for depth, prefixes in enumerate(LAYERS):
+        if any(name == p or name.startswith(p + ".") for p in prefixes):
+            return depth
+    raise AssertionError(f"{name} is in no layer of LAYERS: add it")
+
+
+def test_imports_go_down_the_layers():
+    upward = [
+        f"{MODULES[name].relative_to(ROOT)}:{node.lineno}: imports {target}"
+        for name in MODULES
+        if name.startswith("segments")
+        for node, targets, _ in _imports(MODULES[name], name)
+        for target in {_project_module(t) for t in targets} - {None}
+        if _layer(target) < _layer(name)
+    ]
+    assert upward == []
