@@ -62,8 +62,9 @@ def _frame(kind: str, column: str, kwargs: dict[str, Any], source: str) -> Frame
     """The smallest frame on which GX's verdict per row equals its verdict on the table.
 
     Rows whose verdict must be the same share one representative value (``any_value``): for not-null checks
-    only NULL-ness matters, for numeric bounds only which side of each bound; values seen once are all equally
-    unique. Everything else is judged per distinct value, GX seeing each value as the warehouse holds it.
+    only NULL-ness matters, for numeric bounds only which side of each bound (NaN on its own: pandas reads it as
+    missing, DuckDB orders it above every number); values seen once are all equally unique. Everything else is
+    judged per distinct value, GX seeing each value as the warehouse holds it.
     """
     c = quote_ident(column)
     bounds = (kwargs.get("min_value"), kwargs.get("max_value"))
@@ -71,7 +72,7 @@ def _frame(kind: str, column: str, kwargs: dict[str, Any], source: str) -> Frame
     if kind == "expect_column_values_to_not_be_null":
         keys = [f"({c} is null)"]
     elif kind == "expect_column_values_to_be_between" and numeric:
-        keys = [f"({c} is null)"]
+        keys = [f"({c} is null)", f"isnan(try_cast({c} as double))"]
         if bounds[0] is not None:
             keys.append(f"({c} {'<=' if kwargs.get('strict_min') else '<'} {bounds[0]!r})")
         if bounds[1] is not None:

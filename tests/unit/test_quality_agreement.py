@@ -25,7 +25,7 @@ from segments.ingest.schemas import CHANNELS, COUNTRIES, ENTITIES
 from segments.quality import results
 from segments.quality.gate import check_entity
 from segments.quality.suites import Suite, load_suite, load_suites
-from segments.quality.validation import source_sql
+from segments.quality.validation import judge, source_sql, unexpected_rows
 from segments.settings import EXPECTATIONS_DIR
 from tests.unit.test_quality_suites import raw_table
 
@@ -198,3 +198,33 @@ def test_verdict_quarantine_and_results_agree(con, tmp_path, data, which):
             disagreements.append(f"{expectation.label}: got {got}, GX row by row says {want}")
     assert not disagreements, "\n".join(disagreements)
     assert report.quarantined == sum(len(rows) for rows in quarantined.values())
+
+
+def test_nan_is_missing_to_gx_so_it_is_not_counted_with_values_out_of_bounds(tmp_path):
+    """pandas reads NaN as missing, DuckDB orders it above every number: a frame row standing for both NaN and
+    2.0 would count, and quarantine, both or neither."""
+    items = [
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "x", **bounds},
+            "severity": "quarantine",
+        }
+        for bounds in ({"min_value": 0, "max_value": 1}, {"min_value": 0})
+    ]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"name": "t", "meta": {"table": "raw.t"}, "expectations": items}))
+    suite = load_suite(path)
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.t as select x::double as x, row_number() over () as _source_row "
+        "from (values ('nan'), ('2.0'), ('0.5'), (null), ('-inf'), ('nan')) v(x)"
+    )
+    _, verdicts = judge(con, suite, now=NOW)
+    for verdict in verdicts:
+        with unexpected_rows(con, suite, verdict, "raw.t", lineage=("_source_row",)) as sql:
+            rows = {r for (r,) in con.execute(f"select _source_row from ({sql})").fetchall()}
+        expected = gx_unexpected_rows(con, suite, verdict.expectation)
+        assert (verdict.outcome.unexpected_count, rows) == (len(expected), expected), (
+            verdict.expectation.kwargs
+        )
