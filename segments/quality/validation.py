@@ -58,21 +58,22 @@ class Verdict:
     unexpected: pa.Table = field(repr=False)  # key columns __key0.., one row per failed frame row
 
 
-def _frame(kind: str, column: str, kwargs: dict[str, Any], source: str) -> Frame:
+def _frame(kind: str, column: str, kwargs: dict[str, Any], source: str, *, floating: bool = False) -> Frame:
     """The smallest frame on which GX's verdict per row equals its verdict on the table.
 
     Rows whose verdict must be the same share one representative value (``any_value``): for not-null checks
-    only NULL-ness matters, for numeric bounds only which side of each bound (NaN on its own: pandas reads it as
-    missing, DuckDB orders it above every number); values seen once are all equally unique. Everything else is
-    judged per distinct value, GX seeing each value as the warehouse holds it.
+    only NULL-ness matters, for numeric bounds only which side of each bound (in a floating-point column NaN,
+    missing to pandas but a number to DuckDB, is a class of its own); values seen once are all equally unique.
+    Everything else is judged per distinct value, GX seeing each value as the warehouse holds it.
     """
     c = quote_ident(column)
     bounds = (kwargs.get("min_value"), kwargs.get("max_value"))
     numeric = all(b is None or (isinstance(b, int | float) and not isinstance(b, bool)) for b in bounds)
+    missing = [f"({c} is null)", f"isnan({c})"] if floating else [f"({c} is null)"]  # NaN: missing to pandas
     if kind == "expect_column_values_to_not_be_null":
-        keys = [f"({c} is null)"]
+        keys = missing
     elif kind == "expect_column_values_to_be_between" and numeric:
-        keys = [f"({c} is null)", f"isnan(try_cast({c} as double))"]
+        keys = [*missing]
         if bounds[0] is not None:
             keys.append(f"({c} {'<=' if kwargs.get('strict_min') else '<'} {bounds[0]!r})")
         if bounds[1] is not None:
@@ -155,6 +156,10 @@ def judge(
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     asset = context.data_sources.add_pandas(suite.name).add_dataframe_asset(suite.table)
     batch_definition = asset.add_batch_definition_whole_dataframe("value_counts")
+    columns = list(dict.fromkeys(e.column for e in expectations))
+    probe = f"select * from ({source_sql(suite, relation, columns=columns)}) limit 0"  # column types, no rows
+    schema = _query(con, suite, probe, {"now": now} if "$now" in probe else None).to_arrow_table().schema
+    floating = {f.name for f in schema if pa.types.is_floating(f.type)}
     frames: dict[str, tuple[pa.Table, Any]] = {}
     verdicts = []
     for expectation in expectations:
@@ -162,7 +167,8 @@ def judge(
         kwargs = dict(expectation.kwargs)
         unique = kind == UNIQUE
         mostly = kwargs.pop("mostly", 1.0)
-        frame_spec = _frame(kind, column, kwargs, source_sql(suite, relation, columns=[column]))
+        source = source_sql(suite, relation, columns=[column])
+        frame_spec = _frame(kind, column, kwargs, source, floating=column in floating)
         query = frame_spec.sql
         if query not in frames:
             table = _query(con, suite, query, {"now": now} if "$now" in query else None).to_arrow_table()
