@@ -2,8 +2,9 @@
 
 For each landing entity, parents before children (accounts, contacts, interactions, products, orders, lines):
 
-1. ``quarantine`` expectations run on the whole load; the rows they fail are written to ``raw._quarantine``
-   (entity, natural key, expectation, offending value, source file and line, run id);
+1. ``quarantine`` expectations run on the whole load; the rows GX fails are written to ``raw._quarantine``
+   (entity, natural key, expectation, offending value, source file and line, run id): found by the keys of
+   the frame rows GX failed, so the rows set aside are the rows counted, whatever the text;
 2. ``accepted.<entity>`` becomes a view of the load without this run's quarantined rows: dbt's sources read
    it, so quarantined rows never reach a feature or a segment, while ``raw`` keeps the file as it came;
 3. ``block`` and ``warn`` expectations run on the accepted rows: derived columns that look up a parent
@@ -25,7 +26,7 @@ from segments.contract import migrate
 from segments.ingest.schemas import ENTITIES
 from segments.quality import anomalies
 from segments.quality.suites import Outcome, Suite, SuiteReport
-from segments.quality.validation import unexpected_rows_sql, validate
+from segments.quality.validation import Verdict, judge, unexpected_rows, validate
 from segments.warehouse import quote_literal
 
 QUARANTINE_TABLE = "raw._quarantine"
@@ -65,12 +66,12 @@ def check_entity(
     con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str, now: datetime, accept_drift: bool = False
 ) -> SuiteReport:
     entity = ENTITIES[suite.entity]
-    quarantine = validate(con, suite, now=now, expectations=suite.with_severity("quarantine"))
-    rows = quarantine.rows
+    rows, verdicts = judge(con, suite, now=now, expectations=suite.with_severity("quarantine"))
     outcomes: dict[int, Outcome] = {}
-    for expectation, outcome in zip(suite.with_severity("quarantine"), quarantine.outcomes, strict=True):
+    for verdict in verdicts:
+        outcome = verdict.outcome
         if outcome.unexpected_count:
-            moved = _quarantine_rows(con, suite, expectation, key=entity.key, run_id=run_id, now=now)
+            moved = _quarantine_rows(con, suite, verdict, key=entity.key, run_id=run_id, now=now)
             share = moved / rows if rows else 0.0
             over = share > suite.quarantine_limit
             outcome = replace(
@@ -84,7 +85,7 @@ def check_entity(
                 if over
                 else None,
             )
-        outcomes[expectation.number] = outcome
+        outcomes[verdict.expectation.number] = outcome
     _create_accepted_view(con, entity.name, run_id, any(o.quarantined for o in outcomes.values()))
     checked = validate(
         con,
@@ -111,23 +112,23 @@ def check_entity(
 
 
 def _quarantine_rows(
-    con: duckdb.DuckDBPyConnection, suite: Suite, expectation, *, key: str, run_id: str, now: datetime
+    con: duckdb.DuckDBPyConnection, suite: Suite, verdict: Verdict, *, key: str, run_id: str, now: datetime
 ) -> int:
-    failing = unexpected_rows_sql(suite, expectation, suite.table, lineage=(key, *LINEAGE))
     line = "case when lower(_source_file) like '%.csv' then _source_row + 1 end"
-    return con.execute(
-        f"""insert into {QUARANTINE_TABLE}
-        select $run_id, $entity, {key}::varchar, $expectation, $column, value::varchar, _source_file, {line},
-               _source_row, _loaded_at, $now
-        from ({failing})""",
-        {
-            "run_id": run_id,
-            "entity": suite.entity,
-            "expectation": expectation.type,
-            "column": expectation.column,
-            "now": now,
-        },
-    ).fetchone()[0]
+    with unexpected_rows(con, suite, verdict, suite.table, lineage=(key, *LINEAGE)) as failing:
+        return con.execute(
+            f"""insert into {QUARANTINE_TABLE}
+            select $run_id, $entity, {key}::varchar, $expectation, $column, value::varchar, _source_file, {line},
+                   _source_row, _loaded_at, $now
+            from ({failing})""",
+            {
+                "run_id": run_id,
+                "entity": suite.entity,
+                "expectation": verdict.expectation.type,
+                "column": verdict.expectation.column,
+                "now": now,
+            },
+        ).fetchone()[0]
 
 
 def _create_accepted_view(con: duckdb.DuckDBPyConnection, entity: str, run_id: str, filtered: bool) -> None:

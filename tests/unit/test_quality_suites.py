@@ -13,7 +13,7 @@ from segments.errors import QualityError
 from segments.ingest.schemas import ENTITIES
 from segments.quality.gate import check_entity, run_gate
 from segments.quality.suites import load_suite, load_suites
-from segments.quality.validation import unexpected_rows_sql, validate
+from segments.quality.validation import judge, unexpected_rows, validate
 from segments.settings import EXPECTATIONS_DIR
 
 NOW = datetime(2026, 11, 1, 12, 0)
@@ -170,7 +170,7 @@ def test_block_and_warn_severities(con, suites):
 
 
 def test_row_predicates_agree_with_great_expectations(tmp_path):
-    """For every supported expectation the SQL that picks quarantined rows fails exactly the rows GX counts."""
+    """For every supported expectation the query that picks quarantined rows finds exactly the rows GX counts."""
     expectations = [
         ("not_be_null", {}),
         ("be_in_set", {"value_set": ["a", "b"]}),
@@ -201,9 +201,10 @@ def test_row_predicates_agree_with_great_expectations(tmp_path):
     )
     con.execute("alter table raw.t add column _source_row bigint default 0")
     report = validate(con, suite, now=NOW)
-    for expectation, outcome in zip(suite.expectations, report.outcomes, strict=True):
-        sql = unexpected_rows_sql(suite, expectation, "raw.t", lineage=("_source_row",))
-        rows = con.execute(f"select count(*) from ({sql})").fetchone()[0]
+    _, verdicts = judge(con, suite, now=NOW)
+    for expectation, outcome, verdict in zip(suite.expectations, report.outcomes, verdicts, strict=True):
+        with unexpected_rows(con, suite, verdict, "raw.t", lineage=("_source_row",)) as sql:
+            rows = con.execute(f"select count(*) from ({sql})").fetchone()[0]
         assert rows == outcome.unexpected_count, expectation.label
 
 
