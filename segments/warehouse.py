@@ -14,6 +14,7 @@ from segments.errors import SegmentsError
 from segments.settings import Settings
 from segments.sql import quote_identifier as quote_ident
 from segments.sql import quote_string as quote_literal
+from segments.sql import table_exists
 
 __all__ = ["connect", "open_read_only", "quote_ident", "quote_literal", "table_exists"]
 
@@ -33,16 +34,6 @@ def connect(settings: Settings, *, read_only: bool = False) -> Iterator[duckdb.D
         yield con
     finally:
         con.close()
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, _, table = qualified.rpartition(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema or "main", table],
-        ).fetchone()[0]
-    )
 
 
 @contextmanager

@@ -12,6 +12,8 @@ import re
 
 import duckdb
 
+from segments.sql import table_exists
+
 # What the job keeps beside the landing tables in schema raw (written by ingest and the quality gate; never
 # published). Timestamps here are naive local time, as the landing files' loaded_at.
 RAW_DDL: dict[str, str] = {
@@ -163,12 +165,7 @@ def columns(ddl: str) -> list[tuple[str, str, bool]]:
 def readable(con: duckdb.DuckDBPyConnection, table: str) -> str:
     """``table`` to read from: the table itself, or, in a warehouse no run has used yet, an empty relation with
     its columns. Older warehouses never get here: ``require_current`` stops their readers first."""
-    schema, name = table.split(".")
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchone()[0]
-    if exists:
+    if table_exists(con, table):
         return table
     return (
         "(select "

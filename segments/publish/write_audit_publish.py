@@ -158,10 +158,7 @@ def output_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
 
 def input_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
     """sha256 over the sha256 of the landing file each raw table was last loaded from (None: no loads table)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_loads'"
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(con, "raw._loads"):
         return None
     rows = con.execute(
         "select entity, arg_max(sha256, loaded_at) from raw._loads group by entity order by entity"
