@@ -11,6 +11,8 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from tabulate import SEPARATING_LINE, DataRow, Line, TableFormat, tabulate
+
 __all__ = [
     "DASH",
     "change",
@@ -97,15 +99,32 @@ def text_table(
     rule: bool = False,
 ) -> str:
     """A table for a terminal: columns padded to their widest cell, two spaces apart, the ``numeric`` columns
-    right-aligned; ``rule``: a line of dashes under the header. No line ends in spaces."""
-    cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    right-aligned (their header too); ``rule``: a line of dashes under the header. No line ends in spaces.
 
-    def line(row: list[str]) -> str:
-        return "  ".join(
-            cell.rjust(width) if i in numeric else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
+    tabulate lays it out. The header goes in as the first row, not as ``headers``: tabulate widens a header
+    column by two characters of its own padding, which these tables, printed by the CLI since before tabulate
+    drew them, never had."""
+    align = ["right" if i in numeric else "left" for i in range(len(header))]
+    table = [list(header), *([SEPARATING_LINE] if rule else []), *(list(row) for row in rows)]
+    text = tabulate(
+        table,
+        tablefmt=_PLAIN,
+        colalign=align,
+        disable_numparse=True,  # cells arrive formatted ("1,234", "12.5%"): aligned as given, never re-read
+        preserve_whitespace=True,
+        missingval="None",
+    )
+    return "\n".join(line.rstrip() for line in text.splitlines())
 
-    dashes = [["-" * width for width in widths]] if rule else []
-    return "\n".join(line(row) for row in [cells[0], *dashes, *cells[1:]])
+
+# no borders, two spaces between columns, dashes under the header where a SEPARATING_LINE asks for them
+_PLAIN = TableFormat(
+    lineabove=None,
+    linebelowheader=Line("", "-", "  ", ""),  # what tabulate draws for a SEPARATING_LINE here
+    linebetweenrows=None,
+    linebelow=None,
+    headerrow=DataRow("", "  ", ""),
+    datarow=DataRow("", "  ", ""),
+    padding=0,
+    with_header_hide=None,
+)
