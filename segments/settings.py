@@ -34,6 +34,9 @@ ACCEPT_DRIFT_TAG = "segments/accept_drift"
 PROGRESS_LOGGER = "segments.progress"
 
 
+TARGETS = ("duckdb", "postgres")  # SEGMENTS_TARGET: the warehouse engine every stage of a run uses
+
+
 class SettingsError(ValueError):
     """A setting has a value the pipeline cannot use."""
 
@@ -52,6 +55,10 @@ class Settings:
     schedule_cron: str
     duckdb_memory_limit: str
     duckdb_threads: int
+    target: str = "duckdb"  # one of TARGETS
+    # a libpq connection URL (postgresql://user@host:port/dbname?...); the password from PGPASSWORD or ~/.pgpass
+    postgres_dsn: str = ""
+    postgres_dir: Path | None = None  # the throwaway local cluster of `segments postgres start` (no DSN set)
     drift_max_share: float = 0.25  # a segment whose size moves more than this share blocks the publish
     drift_min_entities: int = 100  # ... if it has at least this many entities before or after
 
@@ -70,6 +77,15 @@ class Settings:
             raise SettingsError(f"SEGMENTS_TIMEZONE={timezone!r} is not an IANA time zone") from exc
         threads = env.get("SEGMENTS_DUCKDB_THREADS", "")
         warehouse = _path(env, "SEGMENTS_WAREHOUSE", data_dir / "warehouse.duckdb")
+        target = env.get("SEGMENTS_TARGET", "").strip().lower() or "duckdb"
+        if target not in TARGETS:
+            raise SettingsError(f"SEGMENTS_TARGET={target!r} is not one of {', '.join(TARGETS)}")
+        dsn = env.get("SEGMENTS_POSTGRES_DSN", "").strip()
+        if dsn and not dsn.startswith(("postgresql://", "postgres://")):
+            raise SettingsError(
+                "SEGMENTS_POSTGRES_DSN must be a connection URL (postgresql://user@host:port/dbname); keep the "
+                "password in PGPASSWORD or ~/.pgpass"
+            )
         return cls(
             data_dir=data_dir,
             warehouse=warehouse,
@@ -83,6 +99,9 @@ class Settings:
             schedule_cron=env.get("SEGMENTS_SCHEDULE_CRON", "0 2 * * *"),
             duckdb_memory_limit=env.get("SEGMENTS_DUCKDB_MEMORY_LIMIT", "3GB"),
             duckdb_threads=int(threads) if threads else (os.cpu_count() or 2),
+            target=target,
+            postgres_dsn=dsn,
+            postgres_dir=_path(env, "SEGMENTS_POSTGRES_DIR", data_dir / "postgres"),
             drift_max_share=_number(env, "SEGMENTS_DRIFT_MAX_SHARE", 0.25, float),
             drift_min_entities=_number(env, "SEGMENTS_DRIFT_MIN_ENTITIES", 100, int),
         )
@@ -113,6 +132,27 @@ class Settings:
         os.environ["SEGMENTS_PUBLISHED_DIR"] = str(self.published_dir)
         os.environ["SEGMENTS_REPORTS_DIR"] = str(self.reports_dir)
         os.environ["SEGMENTS_DUCKDB_MEMORY_LIMIT"] = self.duckdb_memory_limit
+        os.environ["SEGMENTS_TARGET"] = self.target
+        if self.target == "postgres":
+            os.environ["SEGMENTS_POSTGRES_DSN"] = self.postgres_dsn
+            os.environ.update(postgres_profile_environ(self.postgres_dsn))
+
+
+def postgres_profile_environ(dsn: str) -> dict[str, str]:
+    """What dbt's ``postgres`` profile (profiles.yml) reads: the DSN's parts, as libpq resolves them. The
+    password is never put here: libpq (under dbt-postgres) reads PGPASSWORD or ~/.pgpass itself."""
+    from psycopg.conninfo import conninfo_to_dict  # psycopg only for the postgres target
+
+    parts = conninfo_to_dict(dsn)
+    if parts.get("password"):
+        raise SettingsError("SEGMENTS_POSTGRES_DSN carries a password: put it in PGPASSWORD or ~/.pgpass instead")
+    return {
+        "SEGMENTS_PG_HOST": str(parts.get("host") or os.environ.get("PGHOST", "localhost")),
+        "SEGMENTS_PG_PORT": str(parts.get("port") or os.environ.get("PGPORT", "5432")),
+        "SEGMENTS_PG_USER": str(parts.get("user") or os.environ.get("PGUSER", "postgres")),
+        "SEGMENTS_PG_DBNAME": str(parts.get("dbname") or os.environ.get("PGDATABASE", "postgres")),
+        "SEGMENTS_PG_SSLMODE": str(parts.get("sslmode") or "prefer"),
+    }
 
 
 def parse_as_of(text: str, where: str) -> date:
