@@ -13,7 +13,7 @@ from pathlib import Path
 from segments.cli import main as segments_main
 from segments.cli.arguments import existing_folder, iso_date
 from segments.cli.common import progress
-from segments.settings import Settings
+from segments.settings import TARGETS, Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +35,11 @@ def add_run_command(commands) -> None:
     )
     run.add_argument("--as-of", type=iso_date, help="YYYY-MM-DD (default today)")
     run.add_argument(
+        "--target",
+        choices=TARGETS,
+        help="warehouse engine (default SEGMENTS_TARGET, else duckdb); postgres reads SEGMENTS_POSTGRES_DSN",
+    )
+    run.add_argument(
         "--accept-drift",
         action="store_true",
         help="publish even though a load anomaly or a segment-size drift would block it (recorded in "
@@ -52,6 +57,7 @@ def _apply_overrides(args: argparse.Namespace) -> Settings:
         "SEGMENTS_PUBLISHED_DIR": args.published,
         "SEGMENTS_REPORTS_DIR": args.reports,
         "SEGMENTS_AS_OF": args.as_of,
+        "SEGMENTS_TARGET": args.target,
     }
     for name, value in overrides.items():
         if value is not None:

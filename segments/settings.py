@@ -120,6 +120,19 @@ class Settings:
         return (run_tags or {}).get(ACCEPT_DRIFT_TAG, "").lower() in ("1", "true", "yes")
 
     @property
+    def postgres_url(self) -> str:
+        """SEGMENTS_POSTGRES_DSN, else the local cluster that `segments postgres start` made in postgres_dir."""
+        if self.postgres_dsn:
+            return self.postgres_dsn
+        recorded = self.postgres_dir / "port" if self.postgres_dir else None
+        if recorded and recorded.is_file():
+            return f"postgresql://postgres@127.0.0.1:{recorded.read_text().strip()}/postgres"
+        raise SettingsError(
+            "SEGMENTS_TARGET=postgres needs SEGMENTS_POSTGRES_DSN (postgresql://user@host:port/dbname), or a local "
+            "cluster: `segments postgres start`"
+        )
+
+    @property
     def published_segments(self) -> Path:
         return self.published_dir / "segments.duckdb"
 
@@ -134,8 +147,8 @@ class Settings:
         os.environ["SEGMENTS_DUCKDB_MEMORY_LIMIT"] = self.duckdb_memory_limit
         os.environ["SEGMENTS_TARGET"] = self.target
         if self.target == "postgres":
-            os.environ["SEGMENTS_POSTGRES_DSN"] = self.postgres_dsn
-            os.environ.update(postgres_profile_environ(self.postgres_dsn))
+            os.environ["SEGMENTS_POSTGRES_DSN"] = self.postgres_url
+            os.environ.update(postgres_profile_environ(self.postgres_url))
 
 
 def postgres_profile_environ(dsn: str) -> dict[str, str]:
@@ -145,7 +158,9 @@ def postgres_profile_environ(dsn: str) -> dict[str, str]:
 
     parts = conninfo_to_dict(dsn)
     if parts.get("password"):
-        raise SettingsError("SEGMENTS_POSTGRES_DSN carries a password: put it in PGPASSWORD or ~/.pgpass instead")
+        raise SettingsError(
+            "SEGMENTS_POSTGRES_DSN carries a password: put it in PGPASSWORD or ~/.pgpass instead"
+        )
     return {
         "SEGMENTS_PG_HOST": str(parts.get("host") or os.environ.get("PGHOST", "localhost")),
         "SEGMENTS_PG_PORT": str(parts.get("port") or os.environ.get("PGPORT", "5432")),

@@ -1,5 +1,6 @@
-"""Opening the DuckDB warehouse. Connections are short-lived: DuckDB allows one writing process, and dbt
-runs as a subprocess, so every step closes its connection before the next one starts."""
+"""Opening the warehouse: the DuckDB file (the default) or PostgreSQL (``SEGMENTS_TARGET=postgres``).
+Connections are short-lived: DuckDB allows one writing process, and dbt runs as a subprocess, so every step
+closes its connection before the next one starts."""
 
 from __future__ import annotations
 
@@ -21,6 +22,16 @@ __all__ = ["connect", "open_read_only", "quote_ident", "quote_literal", "table_e
 
 @contextmanager
 def connect(settings: Settings, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the run's warehouse; on PostgreSQL a ``PostgresConnection``, which takes the same calls."""
+    if settings.target == "postgres":
+        from segments.engines.postgres import PostgresConnection  # psycopg: only for the postgres target
+
+        con = PostgresConnection(settings.postgres_url, read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+        return
     path: Path = settings.warehouse
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)

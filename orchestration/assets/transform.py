@@ -129,7 +129,7 @@ def dbt_models(
     settings = warehouse.settings
     settings.export_to_environ()  # profiles.yml reads SEGMENTS_WAREHOUSE: same file as every Python step
     context.log.info(f"dbt build as of {settings.resolve_as_of(context.run.tags)}")
-    invocation = dbt.cli(NIGHTLY_BUILD, context=context, raise_on_error=False)
+    invocation = dbt.cli([*NIGHTLY_BUILD, "--target", settings.target], context=context, raise_on_error=False)
     models = tests = failed_tests = 0
     for event in _stream_with_row_counts(invocation, context):
         if isinstance(event, dg.Output):

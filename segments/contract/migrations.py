@@ -21,6 +21,8 @@ from importlib import metadata
 import duckdb
 
 from segments.contract.tables import DDL, HISTORY_VIEW, KEYS, TABLES, columns, key_sql
+from segments.engines import dialect_of
+from segments.engines.dialect import ANY_VALUE_DDL
 from segments.errors import SegmentsError
 
 MIGRATIONS_TABLE = "segments.schema_migrations"
@@ -74,6 +76,11 @@ for _table, (_column, _natural) in KEYS.items():
 def _tables_up_to_date(con: duckdb.DuckDBPyConnection) -> None:
     for schema in ("raw", "segments", "segments_staging"):
         con.execute(f"create schema if not exists {schema}")
+    if (
+        dialect_of(con) == "postgres"
+    ):  # no PostgreSQL warehouse predates this migration: it can make them here
+        for statement in ANY_VALUE_DDL:  # what the SQL generated for PostgreSQL calls (engines.dialect)
+            con.raw.execute(statement)
     for table, ddl in TABLES.items():
         con.execute(f"create table if not exists {table} ({ddl})")
         schema, name = table.split(".")

@@ -20,7 +20,11 @@ from segments.errors import SegmentsError
 __all__ = ["Cluster", "server_bin"]
 
 DEBIAN_PACKAGE = "postgresql-15"
-_BIN_DIRS = (Path("/usr/lib/postgresql/15/bin"), Path("/usr/lib/postgresql/16/bin"), Path("/usr/lib/postgresql/17/bin"))
+_BIN_DIRS = (
+    Path("/usr/lib/postgresql/15/bin"),
+    Path("/usr/lib/postgresql/16/bin"),
+    Path("/usr/lib/postgresql/17/bin"),
+)
 SYSTEM_USER = "postgres"
 
 
@@ -93,8 +97,19 @@ class Cluster:
         self._own(self.folder)
         if not (self.data / "PG_VERSION").is_file():
             self._run(
-                [str(bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                 "--no-locale", "--no-sync"],  # fmt: skip
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                    "--no-sync",
+                ],
                 what="initdb",
             )
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
@@ -138,7 +153,9 @@ class Cluster:
         shutil.chown(folder, SYSTEM_USER, SYSTEM_USER)
         folder.chmod(0o700)
         blocked = [parent for parent in folder.parents if not parent.stat().st_mode & 0o001]
-        if blocked:  # the server runs as postgres and must walk down to its folder; others' modes are not ours
+        if (
+            blocked
+        ):  # the server runs as postgres and must walk down to its folder; others' modes are not ours
             raise SegmentsError(
                 f"the postgres user cannot enter {blocked[0]}, so it cannot reach the cluster in {folder}: put "
                 "the cluster under a folder others may enter (SEGMENTS_POSTGRES_DIR), or set SEGMENTS_POSTGRES_DSN"

@@ -10,6 +10,9 @@ transforms below add what PostgreSQL 15 lacks and sqlglot leaves as is:
 - ``any_value(x)`` (built in from PostgreSQL 16): ``segments.any_value(x)``, an aggregate the contract creates
   (``ANY_VALUE_DDL``): the first non-null value it meets, as DuckDB promises no more;
 - ``isnan(x)``: ``x = 'NaN'``;
+- ``arg_max(x, y)`` / ``arg_min``: the first of ``array_agg(x order by y)`` over the rows where y is not null;
+- ``rowid`` (the order rows were written in, as the pipeline uses it: to order an append-only table's rows):
+  ``ctid``, their place in the table, which is that order for a table rows are only ever appended to;
 - a derived table without an alias (PostgreSQL 15 requires one, DuckDB and sqlglot's QUALIFY rewrite omit it)
   gets ``_subquery_<n>``.
 """
@@ -38,8 +41,21 @@ def _postgres_15(node: exp.Expression) -> exp.Expression:
         node = node.this  # DuckDB's any_value ignores nulls (sqlglot says so); so does ours
     if isinstance(node, exp.AnyValue):  # an aggregate of our own (segments.contract), for every type
         return exp.Anonymous(this=ANY_VALUE, expressions=[node.this])
+    if isinstance(node, exp.ArgMax | exp.ArgMin):
+        order = "desc" if isinstance(node, exp.ArgMax) else "asc"
+        template = sqlglot.parse_one(
+            f"(array_agg(__arg order by __by {order}) filter (where __by is not null))[1]", read="postgres"
+        )
+        parts = {"__arg": node.this, "__by": node.expression}
+        return template.transform(
+            lambda n: parts[n.name].copy() if isinstance(n, exp.Column) and n.name in parts else n
+        )
+    if isinstance(node, exp.Column) and node.name.lower() == "rowid" and not node.table:
+        return exp.column("ctid")
     if isinstance(node, exp.IsNan):
-        return exp.Paren(this=exp.EQ(this=node.this, expression=exp.cast(exp.Literal.string("NaN"), "double")))
+        return exp.Paren(
+            this=exp.EQ(this=node.this, expression=exp.cast(exp.Literal.string("NaN"), "double"))
+        )
     return node
 
 

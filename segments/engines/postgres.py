@@ -164,9 +164,10 @@ class PostgresConnection:
         # CSV: a null is an unquoted empty field, an empty text a quoted one ("") - COPY reads them back the same
         pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
         try:
-            with self._con.cursor() as cursor, cursor.copy(
-                f"copy {qualified} ({columns}) from stdin with (format csv)"
-            ) as copy:
+            with (
+                self._con.cursor() as cursor,
+                cursor.copy(f"copy {qualified} ({columns}) from stdin with (format csv)") as copy,
+            ):
                 view = buffer.getbuffer()
                 for start in range(0, len(view), 1 << 20):
                     copy.write(view[start : start + (1 << 20)])

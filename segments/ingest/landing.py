@@ -21,14 +21,17 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from segments.contract import migrate
+from segments.engines import DatabaseError, dialect_of
 from segments.errors import IngestError
 from segments.ingest import csv_dialect
 from segments.ingest.schemas import Entity
 from segments.warehouse import quote_ident, quote_literal, table_exists
 
 LOADS_TABLE = "raw._loads"
+COPY_BATCH_ROWS = 100_000  # rows per COPY into PostgreSQL (an Arrow batch of them in memory at a time)
 FORMATS = (".parquet", ".csv")
 _LOADS_COLUMNS = "entity, file_name, sha256, rows, loaded_at, run_id, encoding"
 
@@ -105,9 +108,11 @@ def load_entities(
     checked: dict[int, _Checked] = {}
     problems: list[IngestError] = []
     with ExitStack() as temporary_files:
+        # DuckDB reads and checks the files, whatever the warehouse: the same checks, the same messages
+        local = con if dialect_of(con) == "duckdb" else temporary_files.enter_context(duckdb.connect())
         for index, (entity, path) in enumerate(files):
             try:
-                prepared = _prepare(con, entity, path, previous.get(entity.name), temporary_files)
+                prepared = _prepare(con, local, entity, path, previous.get(entity.name), temporary_files)
             except IngestError as exc:
                 problems.append(exc)
                 continue
@@ -117,7 +122,7 @@ def load_entities(
                 checked[index] = prepared
         if problems:
             raise _summary(problems)
-        results |= _write(con, checked, loaded_at, run_id)
+        results |= _write(con, local, checked, loaded_at, run_id)
     return [results[index] for index in range(len(files))]
 
 
@@ -125,8 +130,14 @@ def _previous_loads(con: duckdb.DuckDBPyConnection) -> dict[str, tuple]:
     """entity -> (sha256, rows, loaded_at, encoding) of its latest load."""
     if not table_exists(con, LOADS_TABLE):
         return {}
-    columns = {row[0] for row in con.execute(f"describe {LOADS_TABLE}").fetchall()}
-    encoding = "encoding" if "encoding" in columns else "null"
+    # a check that fails before the load's migration may meet raw._loads of a release before encodings
+    schema, _, name = LOADS_TABLE.partition(".")
+    has_encoding = con.execute(
+        "select count(*) from information_schema.columns where table_schema = ? and table_name = ? "
+        "and column_name = 'encoding'",
+        [schema, name],
+    ).fetchone()[0]
+    encoding = "encoding" if has_encoding else "null"
     rows = con.execute(
         f"""select entity, sha256, rows, loaded_at, {encoding} from {LOADS_TABLE}
             qualify row_number() over (partition by entity order by loaded_at desc, rowid desc) = 1"""
@@ -136,6 +147,7 @@ def _previous_loads(con: duckdb.DuckDBPyConnection) -> dict[str, tuple]:
 
 def _prepare(
     con: duckdb.DuckDBPyConnection,
+    local: duckdb.DuckDBPyConnection,
     entity: Entity,
     path: Path,
     last: tuple | None,
@@ -149,7 +161,7 @@ def _prepare(
     if last and last[0] == sha256 and table_exists(con, entity.table):
         _, rows, loaded_at, encoding = last
         return LoadResult(entity.name, path.name, sha256, rows, loaded_at, True, encoding or "")
-    return _check(con, entity, path, sha256, temporary_files)
+    return _check(local, entity, path, sha256, temporary_files)
 
 
 def _summary(problems: list[IngestError]) -> IngestError:
@@ -300,9 +312,14 @@ def _check_values(con: duckdb.DuckDBPyConnection, file: _Checked) -> None:
 
 
 def _write(
-    con: duckdb.DuckDBPyConnection, checked: dict[int, _Checked], loaded_at: datetime, run_id: str | None
+    con: duckdb.DuckDBPyConnection,
+    local: duckdb.DuckDBPyConnection,
+    checked: dict[int, _Checked],
+    loaded_at: datetime,
+    run_id: str | None,
 ) -> dict[int, LoadResult]:
-    """Replace every checked file's raw table and record it in raw._loads: all in one transaction."""
+    """Replace every checked file's raw table and record it in raw._loads: all in one transaction. ``local``:
+    the DuckDB connection that read the files (the warehouse itself, unless that is PostgreSQL)."""
     if not checked:
         return {}
     results: dict[int, LoadResult] = {}
@@ -311,9 +328,9 @@ def _write(
     con.execute("begin transaction")
     try:
         for index, current in checked.items():
-            results[index] = _replace_table(con, current, loaded_at, run_id)
+            results[index] = _replace_table(con, local, current, loaded_at, run_id)
         con.execute("commit")
-    except duckdb.Error as exc:
+    except DatabaseError as exc:
         con.execute("rollback")
         raise _summary([_as_ingest_error(exc, current)]) from exc
     except BaseException:
@@ -323,19 +340,30 @@ def _write(
 
 
 def _replace_table(
-    con: duckdb.DuckDBPyConnection, file: _Checked, loaded_at: datetime, run_id: str | None
+    con: duckdb.DuckDBPyConnection,
+    local: duckdb.DuckDBPyConnection,
+    file: _Checked,
+    loaded_at: datetime,
+    run_id: str | None,
 ) -> LoadResult:
     entity = file.entity
     select_list = ", ".join(
         f"cast({_value(c, t, file.source_types[c])} as {t}) as {quote_ident(c)}"
         for c, t in entity.columns.items()
     )
-    con.execute(
-        f"""create or replace table {entity.table} as
-            select {select_list}, ?::varchar as _source_file, _source_row, ?::timestamp as _loaded_at
-            from {file.source}""",
-        [file.path.name, loaded_at],
-    )
+    typed = f"""select {select_list}, ?::varchar as _source_file, _source_row, ?::timestamp as _loaded_at
+                from {file.source}"""
+    if local is con:
+        con.execute(f"create or replace table {entity.table} as {typed}", [file.path.name, loaded_at])
+    else:  # PostgreSQL: the typed rows stream from DuckDB into the new table by COPY, in the load's transaction
+        columns = ", ".join(f"{quote_ident(c)} {t}" for c, t in entity.columns.items())
+        con.execute(
+            f"create or replace table {entity.table} ({columns}, _source_file varchar, _source_row bigint, "
+            "_loaded_at timestamp)"
+        )
+        batches = local.execute(typed, [file.path.name, loaded_at]).fetch_record_batch(COPY_BATCH_ROWS)
+        for batch in batches:
+            con.copy_arrow(entity.table, pa.Table.from_batches([batch]))
     rows = con.execute(f"select count(*) from {entity.table}").fetchone()[0]
     con.execute(
         f"insert into {LOADS_TABLE} ({_LOADS_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?)",
@@ -351,7 +379,7 @@ _CSV_REASON = re.compile(
 )
 
 
-def _as_ingest_error(exc: duckdb.Error, file: _Checked) -> IngestError:
+def _as_ingest_error(exc: Exception, file: _Checked) -> IngestError:
     text = str(exc)
     match = _LINE.search(text)
     reason = _CSV_REASON.search(text)

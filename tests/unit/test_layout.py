@@ -122,7 +122,7 @@ LAYERS = [
     ("segments.reports", "segments.explain", "segments.guard", "segments.preflight"),
     ("segments.publish", "segments.rules", "segments.quality", "segments.ingest", "segments.value",
      "segments.demo", "segments.features", "segments.dbt_manifest"),
-    ("segments.contract", "segments.warehouse", "segments.lock", "segments.sql", "segments.settings",
+    ("segments.contract", "segments.warehouse", "segments.engines", "segments.lock", "segments.sql", "segments.settings",
      "segments.errors", "segments.formatting"),
 ]  # fmt: skip
 
