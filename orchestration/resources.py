@@ -21,6 +21,8 @@ _OVERRIDES = {
     "rules_dir": "SEGMENTS_RULES_DIR",
     "published_dir": "SEGMENTS_PUBLISHED_DIR",
     "reports_dir": "SEGMENTS_REPORTS_DIR",
+    "target": "SEGMENTS_TARGET",
+    "postgres_dsn": "SEGMENTS_POSTGRES_DSN",
 }
 
 
@@ -41,6 +43,8 @@ class Warehouse(dg.ConfigurableResource):
     rules_dir: str | None = None
     published_dir: str | None = None
     reports_dir: str | None = None
+    target: str | None = None  # duckdb | postgres
+    postgres_dsn: str | None = None  # a connection URL without password (PGPASSWORD or ~/.pgpass)
 
     _settings: Settings | None = PrivateAttr(default=None)
     _locked: Path | None = PrivateAttr(default=None)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from segments.engines import duckdb_type_name
 from segments.errors import SegmentsError
 from segments.warehouse import quote_ident
 
@@ -30,13 +31,13 @@ def catalogue_from_warehouse(con: duckdb.DuckDBPyConnection) -> dict[str, dict[s
     """``{table: {column: type}}`` of the feature tables in the warehouse."""
     rows = con.execute(
         """select table_name, column_name, data_type from information_schema.columns
-           where table_schema = ? and table_name in (select unnest(?::varchar[]))
+           where table_schema = ? and table_name in (select unnest(cast(? as varchar[])))
            order by table_name, ordinal_position""",
         [SCHEMA, list(FEATURE_TABLES)],
     ).fetchall()
     tables: dict[str, dict[str, str]] = {t: {} for t in FEATURE_TABLES}
     for table, column, data_type in rows:
-        tables[table][column] = data_type
+        tables[table][column] = duckdb_type_name(data_type)  # the rule engine's type names
     missing = [t for t, cols in tables.items() if not cols]
     if missing:
         raise LookupError(f"warehouse has no {', '.join(f'{SCHEMA}.{t}' for t in missing)}: run dbt first")

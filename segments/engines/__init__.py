@@ -21,6 +21,7 @@ class PostgresError(SegmentsError):
     def __init__(self, message: str, sqlstate: str | None = None):
         super().__init__(message)
         self.sqlstate = sqlstate
+        self.statement: str | None = None  # the statement as sent to PostgreSQL
 
 
 # what a statement on either engine may raise (DuckDB's own errors; PostgreSQL's, translated)
@@ -30,3 +31,29 @@ DatabaseError = (duckdb.Error, PostgresError)
 def dialect_of(con) -> str:
     """``duckdb`` or ``postgres``: the SQL dialect of a warehouse connection."""
     return getattr(con, "dialect", "duckdb")
+
+
+# information_schema.columns.data_type as PostgreSQL names it -> as DuckDB does (what the rule engine's type
+# checks and the contract compare with)
+_DUCKDB_TYPE_NAMES = {
+    "character varying": "VARCHAR",
+    "text": "VARCHAR",
+    "character": "VARCHAR",
+    "double precision": "DOUBLE",
+    "real": "FLOAT",
+    "smallint": "SMALLINT",
+    "integer": "INTEGER",
+    "bigint": "BIGINT",
+    "numeric": "DECIMAL",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp without time zone": "TIMESTAMP",
+    "timestamp with time zone": "TIMESTAMP WITH TIME ZONE",
+    "json": "JSON",
+    "jsonb": "JSON",
+}
+
+
+def duckdb_type_name(data_type: str) -> str:
+    """A column's type as DuckDB's information_schema names it, whichever engine reported it."""
+    return _DUCKDB_TYPE_NAMES.get(data_type.lower(), data_type.upper()) if data_type else data_type

@@ -136,12 +136,15 @@ class PostgresConnection:
     def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None) -> Result:
         statements = to_postgres(sql, with_parameters=parameters is not None)
         cursor = self._con.cursor()
+        statement = sql
         try:
             for n, statement in enumerate(statements):
                 last = n == len(statements) - 1
                 cursor.execute(statement, _parameters(parameters) if last else None)
         except psycopg.Error as exc:
-            raise _error(exc) from None
+            error = _error(exc)
+            error.statement = statement  # for a debugger or a log; the message stays the server's
+            raise error from None
         return Result(cursor)
 
     def sql(self, sql: str) -> Result:

@@ -121,7 +121,7 @@ def audit_staged(con: duckdb.DuckDBPyConnection, *, expected: dict[str, str], ru
         if extra > 0:
             problems.append(f"scheme {scheme}: {extra:,} rows for entities that are not in its source")
     unknown = con.execute(
-        f"select distinct scheme from {STAGED} where scheme not in (select unnest(?::varchar[]))",
+        f"select distinct scheme from {STAGED} where scheme not in (select unnest(cast(? as varchar[])))",
         [list(expected)],
     ).fetchall()
     if unknown:
