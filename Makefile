@@ -6,12 +6,15 @@ STAMP := $(VENV)/.installed
 DATA_DIR ?= data
 LANDING ?= $(DATA_DIR)/landing
 DEMO_CUSTOMERS ?= 10000
+# The warehouse engine: duckdb (embedded, the default) or postgres. With postgres and no SEGMENTS_POSTGRES_DSN in
+# the environment, `make run` starts a throwaway local cluster under $(DATA_DIR)/postgres (`make postgres-stop`).
+TARGET ?= $(if $(SEGMENTS_TARGET),$(SEGMENTS_TARGET),duckdb)
 
 export SEGMENTS_DATA_DIR := $(abspath $(DATA_DIR))
 # The Dagster instance of `make ui`; `segments run` records its runs there too (its default DAGSTER_HOME).
 DAGSTER_HOME_DIR := $(abspath $(DATA_DIR))/dagster
 
-.PHONY: install lock run test test-crash ui bench lint format demo-data manifest clean
+.PHONY: install lock run test test-crash ui bench lint format demo-data manifest postgres postgres-stop clean
 
 install: $(STAMP)
 
@@ -43,8 +46,16 @@ demo-data: $(STAMP)
 		$(BIN)/segments demo-data --customers $(DEMO_CUSTOMERS) --out $(LANDING) --seed 42; \
 	fi
 
-run: demo-data manifest
-	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/segments run --landing $(LANDING)
+run: demo-data manifest $(if $(filter postgres,$(TARGET)),postgres)
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/segments run --landing $(LANDING) --target $(TARGET)
+
+# The throwaway local PostgreSQL of TARGET=postgres (installs Debian's postgresql-15 if no server is there),
+# unless SEGMENTS_POSTGRES_DSN names a database to use instead.
+postgres: $(STAMP)
+	@if [ -z "$$SEGMENTS_POSTGRES_DSN" ]; then $(BIN)/segments postgres start --install; fi
+
+postgres-stop: $(STAMP)
+	@$(BIN)/segments postgres stop
 
 # The crash sequence (kill -9 of whole runs at every stage, then SIGTERM) takes minutes: CI runs it as well.
 test: manifest lint
@@ -59,8 +70,8 @@ ui: demo-data manifest
 	@test -s $(DAGSTER_HOME_DIR)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME_DIR)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/dagster dev -m orchestration.definitions
 
-bench: manifest
-	$(BIN)/python -m benchmarks.run
+bench: manifest $(if $(filter postgres,$(TARGET)),postgres)
+	SEGMENTS_TARGET=$(TARGET) $(BIN)/python -m benchmarks.run
 
 # sqlfluff compiles the dbt models with dbt (.sqlfluff: an in-memory target, no warehouse needed); ~30 s.
 lint: $(STAMP)
