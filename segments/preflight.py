@@ -31,6 +31,7 @@ from segments.rules import (
     load_rule_versions,
 )
 from segments.settings import Settings
+from segments.warehouse import connect
 
 # In the published and reports folders: the id of the warehouse whose runs they hold.
 OWNER_FILE = ".warehouse-id"
@@ -57,7 +58,7 @@ class WarehouseState:
 
 
 def read_state(path: Path) -> WarehouseState:
-    """Read (never write) the warehouse; an absent file is an empty warehouse."""
+    """Read (never write) a DuckDB warehouse; an absent file is an empty warehouse."""
     if not path.is_file():
         return WarehouseState(None, None, {})
     try:
@@ -67,33 +68,42 @@ def read_state(path: Path) -> WarehouseState:
             f"cannot read the warehouse {path} ({str(exc).splitlines()[0]}): a job is probably writing it"
         ) from None
     try:
-        tables = {
-            f"{s}.{t}"
-            for s, t in con.execute(
-                "select table_schema, table_name from information_schema.tables"
-            ).fetchall()
-        }
-        warehouse_id = None
-        if "segments.warehouse_identity" in tables:
-            row = con.execute("select warehouse_id from segments.warehouse_identity").fetchone()
-            warehouse_id = row[0] if row else None
-        last = None
-        if "segments.runs" in tables:
-            last = con.execute("select max(as_of) from segments.runs where status = 'published'").fetchone()[
-                0
-            ]
-        used = {}
-        if "segments.rule_versions" in tables:
-            used = {
-                version: (sha, run)
-                for version, sha, run in con.execute(
-                    "select rule_version, rules_sha256, first_used_run_id from segments.rule_versions "
-                    "where first_used_run_id is not null"
-                ).fetchall()
-            }
-        return WarehouseState(warehouse_id, last, used)
+        return _state(con)
     finally:
         con.close()
+
+
+def read_settings_state(settings: Settings) -> WarehouseState:
+    """The state of the run's warehouse: the DuckDB file, or the PostgreSQL database of the postgres target."""
+    if settings.target != "postgres":
+        return read_state(settings.warehouse)
+    with connect(settings, read_only=True) as con:
+        return _state(con)
+
+
+def _state(con) -> WarehouseState:
+    """Which warehouse this is, its last published as-of, and the rule versions used (with their sha256)."""
+    tables = {
+        f"{s}.{t}"
+        for s, t in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+    }
+    warehouse_id = None
+    if "segments.warehouse_identity" in tables:
+        row = con.execute("select warehouse_id from segments.warehouse_identity").fetchone()
+        warehouse_id = row[0] if row else None
+    last = None
+    if "segments.runs" in tables:
+        last = con.execute("select max(as_of) from segments.runs where status = 'published'").fetchone()[0]
+    used = {}
+    if "segments.rule_versions" in tables:
+        used = {
+            version: (sha, run)
+            for version, sha, run in con.execute(
+                "select rule_version, rules_sha256, first_used_run_id from segments.rule_versions "
+                "where first_used_run_id is not null"
+            ).fetchall()
+        }
+    return WarehouseState(warehouse_id, last, used)
 
 
 def edited_used_versions(rule_sets: list[RuleSet], used: dict[str, tuple[str, str]]) -> list[str]:
@@ -121,7 +131,7 @@ def check(settings: Settings, as_of: date) -> WarehouseState:
             f"or make demo data with `segments demo-data --out {landing}`"
         )
     try:
-        state = read_state(settings.warehouse)
+        state = read_settings_state(settings)
     except SegmentsError as exc:
         raise PreflightError([str(exc)]) from None
     problems += _rule_problems(settings, as_of, state)

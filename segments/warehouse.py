@@ -17,7 +17,15 @@ from segments.sql import quote_identifier as quote_ident
 from segments.sql import quote_string as quote_literal
 from segments.sql import table_exists
 
-__all__ = ["connect", "open_read_only", "quote_ident", "quote_literal", "table_exists"]
+__all__ = [
+    "connect",
+    "describe",
+    "open_for_reading",
+    "open_read_only",
+    "quote_ident",
+    "quote_literal",
+    "table_exists",
+]
 
 
 @contextmanager
@@ -68,3 +76,24 @@ def open_read_only(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
     finally:
         con.close()
+
+
+@contextmanager
+def open_for_reading(settings: Settings, path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse a reading command works on: ``path`` (a DuckDB warehouse or snapshot file, a command's
+    ``--warehouse``) when given; else the run's warehouse, PostgreSQL for the postgres target (read-only
+    transactions) or the DuckDB file."""
+    if path is None and settings.target == "postgres":
+        with connect(settings, read_only=True) as con:
+            require_current(con, "the PostgreSQL warehouse")
+            yield con
+        return
+    with open_read_only(path or settings.warehouse) as con:
+        yield con
+
+
+def describe(settings: Settings, path: Path | None = None) -> str:
+    """How messages name the warehouse ``open_for_reading`` opens."""
+    if path is None and settings.target == "postgres":
+        return "the PostgreSQL warehouse"
+    return str(path or settings.warehouse)

@@ -18,7 +18,7 @@ from segments.errors import SegmentsError
 from segments.quality.gate import QUARANTINE_TABLE
 from segments.quality.results import RESULTS_TABLE
 from segments.settings import Settings
-from segments.warehouse import open_read_only, table_exists
+from segments.warehouse import open_for_reading, table_exists
 
 
 def run_option(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +64,7 @@ class RunInfo:
 
 
 def open_warehouse(args: argparse.Namespace):
-    return open_read_only(args.warehouse or Settings.from_env().warehouse)
+    return open_for_reading(Settings.from_env(), args.warehouse)
 
 
 def runs_relation(con) -> str:

@@ -11,7 +11,7 @@ from segments.dbt_manifest import ensure_manifest
 from segments.errors import SegmentsError
 from segments.explain import explain, render
 from segments.settings import Settings
-from segments.warehouse import open_read_only, table_exists
+from segments.warehouse import describe, open_for_reading, table_exists
 
 
 def add_parser(commands) -> None:
@@ -29,10 +29,14 @@ def add_parser(commands) -> None:
 
 def _explain(args: argparse.Namespace) -> int:
     types = features.entity_columns(features.catalogue_from_manifest(ensure_manifest()))
-    snapshot = args.snapshot or Settings.from_env().published_segments
-    with open_read_only(snapshot) as con:
+    settings = Settings.from_env()
+    # the published snapshot file; on PostgreSQL the published tables themselves, unless --snapshot names one
+    snapshot = args.snapshot or (None if settings.target == "postgres" else settings.published_segments)
+    with open_for_reading(settings, snapshot) as con:
         if not (table_exists(con, "runs") or table_exists(con, "segments.runs")):
-            raise SegmentsError(f"{snapshot} holds no published segments: run `segments run` first")
+            raise SegmentsError(
+                f"{describe(settings, snapshot)} holds no published segments: run `segments run` first"
+            )
         explanations = explain(con, args.entity_id, args.as_of, column_types=types)
     print(render(explanations, args.format), end="")
     return 0

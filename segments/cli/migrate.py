@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from segments.contract import SCHEMA_VERSION
 from segments.errors import SegmentsError
 from segments.guard import migrate_warehouse
 from segments.settings import Settings
+from segments.warehouse import describe
 
 
 def add_parser(commands) -> None:
@@ -24,13 +26,16 @@ def add_parser(commands) -> None:
 
 def _migrate(args: argparse.Namespace) -> int:
     settings = Settings.from_env(warehouse=args.warehouse)
-    if not settings.warehouse.is_file():
+    if args.warehouse is not None and settings.target == "postgres":
+        settings = replace(settings, target="duckdb")  # --warehouse names a DuckDB file
+    where = describe(settings)
+    if settings.target == "duckdb" and not settings.warehouse.is_file():
         raise SegmentsError(f"no DuckDB file at {settings.warehouse}: nothing to migrate")
     before, applied = migrate_warehouse(settings)
     if not applied:
-        print(f"{settings.warehouse}: at schema version {SCHEMA_VERSION} already, nothing to do")
+        print(f"{where}: at schema version {SCHEMA_VERSION} already, nothing to do")
         return 0
-    print(f"{settings.warehouse}: schema version {before or 0} -> {SCHEMA_VERSION}")
+    print(f"{where}: schema version {before or 0} -> {SCHEMA_VERSION}")
     for migration in applied:
         print(f"  {migration.version}  {migration.description}")
     return 0

@@ -10,7 +10,7 @@ from segments.errors import SegmentsError
 from segments.reports.experiment import experiment_report, render
 from segments.reports.rules_audit import write_rules_report
 from segments.settings import Settings
-from segments.warehouse import open_read_only
+from segments.warehouse import open_for_reading
 
 
 def add_parser(commands) -> None:
@@ -34,7 +34,7 @@ def add_parser(commands) -> None:
 def _report_rules(args: argparse.Namespace) -> int:
     settings = Settings.from_env(warehouse=args.warehouse)
     out = args.out or settings.reports_dir
-    with open_read_only(settings.warehouse) as con:
+    with open_for_reading(settings, args.warehouse) as con:
         html, markdown = write_rules_report(con, out)
     print(f"wrote {html}\nwrote {markdown}")
     return 0
@@ -43,7 +43,7 @@ def _report_rules(args: argparse.Namespace) -> int:
 def _report_experiment(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
 
-    with open_read_only(args.warehouse or settings.warehouse) as con:
+    with open_for_reading(settings, args.warehouse) as con:
         say_features(con, args)
         try:
             report = experiment_report(con, args.name)

@@ -13,7 +13,7 @@ from segments import features
 from segments.cli.common import ALLOW_UNPUBLISHED, feature_tables, say_features
 from segments.dbt_manifest import ensure_manifest
 from segments.errors import SegmentsError
-from segments.preflight import edited_used_versions, read_state
+from segments.preflight import edited_used_versions, read_settings_state, read_state
 from segments.reports.rule_diff import render
 from segments.rules import (
     REQUIRED_SCHEMES,
@@ -25,7 +25,7 @@ from segments.rules import (
 from segments.rules.comparison import diff_rule_sets, with_champion
 from segments.rules.lint import lint_on_data, lint_static
 from segments.settings import Settings
-from segments.warehouse import open_read_only
+from segments.warehouse import describe, open_for_reading
 
 
 def add_parser(commands) -> None:
@@ -85,24 +85,24 @@ def _rules_validate(args: argparse.Namespace) -> int:
         )
         findings += lint_static(rules)
     warehouse = args.warehouse or settings.warehouse
+    on_postgres = args.warehouse is None and settings.target == "postgres"
     # a version once used is immutable: the run would refuse an edited one, so say so here (and in the hook)
-    edited = (
-        edited_used_versions(rule_sets, read_state(warehouse).used_versions) if warehouse.is_file() else []
-    )
+    state = read_settings_state(settings) if on_postgres else read_state(warehouse)
+    edited = edited_used_versions(rule_sets, state.used_versions)
     for problem in edited:
         print(f"error: {problem}", file=sys.stderr)
     if edited:
         return 1
     if args.no_data:
         pass
-    elif not warehouse.exists():
+    elif not on_postgres and not warehouse.exists():
         print(
             f"note: no warehouse at {warehouse}, so nothing was checked on data (run the job, or --warehouse)"
         )
     else:
-        with open_read_only(warehouse) as con:
+        with open_for_reading(settings, args.warehouse) as con:
             say_features(con, args)
-            sources = features.sources(feature_tables(con, warehouse))
+            sources = features.sources(feature_tables(con, describe(settings, args.warehouse)))
             for rules in rule_sets:
                 findings += lint_on_data(con, rules, sources)
     for finding in findings:
@@ -145,11 +145,10 @@ def _resolve_rules(ref: str, folder: Path, columns):
 
 def _rules_diff(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    warehouse = args.warehouse or settings.warehouse
     folder = args.rules or settings.rules_dir
-    with open_read_only(warehouse) as con:
+    with open_for_reading(settings, args.warehouse) as con:
         say_features(con, args)
-        tables = feature_tables(con, warehouse)
+        tables = feature_tables(con, describe(settings, args.warehouse))
         columns = features.entity_columns(tables)
         (old, old_challenger), (new, new_challenger) = (
             _resolve_rules(args.old, folder, columns),

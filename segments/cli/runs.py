@@ -9,7 +9,7 @@ from segments.cli.arguments import positive_int
 from segments.formatting import text_table
 from segments.guard import unrecorded_runs
 from segments.settings import Settings
-from segments.warehouse import open_read_only, table_exists
+from segments.warehouse import open_for_reading, table_exists
 
 
 def add_parser(commands) -> None:
@@ -23,8 +23,7 @@ def add_parser(commands) -> None:
 
 def _runs(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    warehouse = args.warehouse or settings.warehouse
-    with open_read_only(warehouse) as con:
+    with open_for_reading(settings, args.warehouse) as con:
         if not table_exists(con, "segments.runs"):
             print("no runs yet: run `segments run` first")
             return 0
@@ -38,7 +37,7 @@ def _runs(args: argparse.Namespace) -> int:
     # runs refused (or failed) while another run held the warehouse: recorded by the next run, shown now
     pending = [
         (entry["run_id"], entry["as_of"], entry["status"], None, "", "", "", entry["reason"])
-        for entry in reversed(unrecorded_runs(warehouse))
+        for entry in reversed(unrecorded_runs(args.warehouse or settings.warehouse))
     ]
     rows = (pending + rows)[: args.limit]
     if not rows:
