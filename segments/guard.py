@@ -26,6 +26,7 @@ import duckdb
 from segments import lock, preflight
 from segments.contract import migrate, schema_version
 from segments.contract.migrations import Migration
+from segments.engines import DatabaseError
 from segments.publish.snapshot import refresh_snapshot_runs
 from segments.publish.write_audit_publish import record_failed_run
 from segments.reports.data_docs import write_data_docs
@@ -53,7 +54,7 @@ def claim(settings: Settings, *, run_id: str, as_of: date, accept_drift: bool = 
     ``preflight.PreflightError`` (both recorded as refused), the lock released again."""
     already_mine = lock.held_by_this_process(settings.warehouse) is not None
     try:
-        interrupted = lock.acquire(settings.warehouse, run_id=run_id, as_of=as_of.isoformat())
+        interrupted = _acquire(settings, run_id=run_id, as_of=as_of.isoformat())
     except lock.WarehouseLocked as exc:
         keep_for_later(
             settings.warehouse,
@@ -80,11 +81,17 @@ def claim(settings: Settings, *, run_id: str, as_of: date, accept_drift: bool = 
         raise
 
 
+def _acquire(settings: Settings, *, run_id: str, as_of: str | None = None) -> lock.Holder | None:
+    """The warehouse's lock: the lock file beside it, and on PostgreSQL an advisory lock in the database."""
+    dsn = settings.postgres_url if settings.target == "postgres" else None
+    return lock.acquire(settings.warehouse, run_id=run_id, as_of=as_of, postgres_dsn=dsn)
+
+
 def migrate_warehouse(settings: Settings) -> tuple[int | None, list[Migration]]:
     """``segments migrate``: under the lock, like a run (a run holding it refuses this at once, naming the
     run), bring the warehouse to this release's schema version. Returns the version it was at and the
     migrations applied. A run that died holding the lock is recorded first, as the next run would."""
-    interrupted = lock.acquire(settings.warehouse, run_id="segments-migrate")
+    interrupted = _acquire(settings, run_id="segments-migrate")
     try:
         _recover(settings, interrupted)
         with connect(settings) as con:
@@ -144,7 +151,7 @@ def _record_refusal(settings: Settings, *, run_id: str, as_of: date, reason: str
                 accept_drift=accept_drift, status="refused",
             )  # fmt: skip
             refresh_snapshot_runs(con, settings.published_segments)  # tools see the refusal too
-    except (duckdb.Error, OSError) as exc:
+    except (*DatabaseError, OSError) as exc:
         log.warning(f"could not record the refusal of run {run_id}: {exc}")
 
 
@@ -202,7 +209,7 @@ def record_failure(
     (the run's own error is what matters)."""
     started = datetime.fromtimestamp(started_at) if started_at else None
     try:  # re-entrant for run_job, which holds the lock; the UI's failure sensor takes it here
-        lock.acquire(settings.warehouse, run_id=f"recording {run_id}")
+        _acquire(settings, run_id=f"recording {run_id}")
     except lock.WarehouseLocked:  # another run is writing: the next run to hold the lock records this one
         keep_for_later(
             settings.warehouse, run_id=run_id, as_of=as_of, status="failed", reason=failure,
@@ -222,7 +229,7 @@ def record_failure(
             )
             refresh_snapshot_runs(con, settings.published_segments)  # tools see the failed run too
             write_data_docs(con, run_id, settings.reports_dir)
-    except (duckdb.Error, OSError) as exc:  # e.g. the warehouse is locked by another process
+    except (*DatabaseError, OSError) as exc:  # e.g. the warehouse is locked by another process
         log.warning(f"could not record failed run {run_id}: {exc}")
     except Exception as exc:  # Data Docs are evidence, not the run: never hide the run's own failure
         log.warning(f"could not write the Data Docs of run {run_id}: {exc}")

@@ -60,6 +60,14 @@ class _Held:
     holder: Holder
     previous: Holder | None  # what the lock file said when this process took it: a run that did not finish
     depth: int = 1
+    session: object | None = None  # PostgreSQL: the connection holding the advisory lock
+
+
+# PostgreSQL warehouses are also locked in the database, so that job hosts that share no lock file exclude each
+# other too: a session-level advisory lock, held by a connection of its own for the whole run. Like the flock,
+# the server releases it when that connection ends, however the process ends.
+ADVISORY_KEY = 0x5E6D_E275  # pg_advisory_lock(bigint): one warehouse per database
+_APPLICATION = "segments lock "  # + run id: how the holding session names its run in pg_stat_activity
 
 
 _held: dict[Path, _Held] = {}
@@ -90,8 +98,11 @@ def warehouse_lock(warehouse: Path, *, run_id: str, as_of: str | None = None) ->
         release(warehouse)
 
 
-def acquire(warehouse: Path, *, run_id: str, as_of: str | None = None) -> Holder | None:
-    """Take the lock (re-entrant within this process). Returns the run a dead process left holding it, if any."""
+def acquire(
+    warehouse: Path, *, run_id: str, as_of: str | None = None, postgres_dsn: str | None = None
+) -> Holder | None:
+    """Take the lock (re-entrant within this process). Returns the run a dead process left holding it, if any.
+    ``postgres_dsn``: the warehouse is that PostgreSQL database, locked there as well."""
     key = warehouse.resolve()
     with _guard:
         held = _held.get(key)
@@ -113,10 +124,17 @@ def acquire(warehouse: Path, *, run_id: str, as_of: str | None = None) -> Holder
             host=socket.gethostname(),
             as_of=as_of,
         )
+        session = None
+        if postgres_dsn:
+            try:
+                session = _advisory_lock(postgres_dsn, run_id, key)
+            except BaseException:
+                os.close(fd)
+                raise
         text = json.dumps(asdict(holder)).encode()
         os.ftruncate(fd, 0)
         os.pwrite(fd, text, 0)
-        _held[key] = _Held(fd, holder, previous)
+        _held[key] = _Held(fd, holder, previous, session=session)
         return previous
 
 
@@ -134,11 +152,43 @@ def release(warehouse: Path) -> None:
             os.ftruncate(held.fd, 0)  # a finished run leaves no holder behind: only a dead one does
         finally:
             os.close(held.fd)  # closing the descriptor releases the flock
+            if held.session is not None:
+                held.session.close()  # ending the session releases the advisory lock
 
 
 def held_by_this_process(warehouse: Path) -> Holder | None:
     held = _held.get(warehouse.resolve())
     return held.holder if held else None
+
+
+def _advisory_lock(dsn: str, run_id: str, warehouse: Path):
+    """A connection holding the database's advisory lock, or ``WarehouseLocked`` naming the session that has it."""
+    import psycopg  # only for the postgres target
+
+    try:
+        session = psycopg.connect(dsn, autocommit=True, application_name=(_APPLICATION + run_id)[:63])
+    except psycopg.Error as exc:
+        raise SegmentsError(f"cannot connect to PostgreSQL to lock the warehouse ({exc})".strip()) from None
+    try:
+        (taken,) = session.execute("select pg_try_advisory_lock(%s)", [ADVISORY_KEY]).fetchone()
+        if taken:
+            return session
+        row = session.execute(
+            """select a.application_name, a.backend_start, a.pid, coalesce(host(a.client_addr), 'local')
+               from pg_locks l join pg_stat_activity a on a.pid = l.pid
+               where l.locktype = 'advisory' and l.granted
+                 and ((l.classid::bigint << 32) | l.objid::bigint) = %s""",
+            [ADVISORY_KEY],
+        ).fetchone()
+    except BaseException:
+        session.close()
+        raise
+    session.close()
+    holder = None
+    if row:
+        name, started, pid, host = row
+        holder = Holder(name.removeprefix(_APPLICATION), started.isoformat(timespec="seconds"), pid, host)
+    raise WarehouseLocked(warehouse, holder)
 
 
 def _parse(text: str) -> Holder | None:

@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 
 from segments import formatting
+from segments.engines import DatabaseError
 from segments.errors import QualityError
 from segments.quality.suites import SEVERITIES, Outcome, Suite
 from segments.warehouse import quote_ident
@@ -68,7 +69,7 @@ def profile(
     select = ", ".join(f"({sql})::double" for sql in measures.values())
     try:
         values = con.execute(f"select {select} from {suite.table}").fetchone()
-    except duckdb.Error as exc:
+    except DatabaseError as exc:
         raise QualityError(f"{suite.path.name}: cannot profile {suite.table}: {exc}") from exc
     result = dict(zip(measures, values, strict=True))
     con.executemany(

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from segments.engines import DatabaseError
 from segments.errors import QualityError
 from segments.quality.suites import Expectation, Outcome, Suite, SuiteReport
 from segments.warehouse import quote_ident
@@ -247,7 +248,7 @@ def unexpected_rows(
 def _query(con: duckdb.DuckDBPyConnection, suite: Suite, sql: str, params: dict | None = None):
     try:
         return con.execute(sql, params) if params else con.execute(sql)
-    except duckdb.Error as exc:
+    except DatabaseError as exc:
         raise QualityError(f"{suite.path.name}: cannot read {suite.table}: {exc}") from exc
 
 
