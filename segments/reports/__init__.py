@@ -1,8 +1,8 @@
 """Documents made from the published warehouse (schema ``segments``): the rules audit and experiment reports.
 
 Each report is split into a function that reads the warehouse into plain dataclasses and functions that render
-those dataclasses, so renderers are testable without a database. The helpers here are shared by both reports:
-atomic file writes, Markdown escaping and Markdown tables.
+those dataclasses, so renderers are testable without a database. The helpers here are shared by the reports:
+the dbt marts they read (``mart``), atomic file writes, Markdown escaping and Markdown tables.
 """
 
 from __future__ import annotations
@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 import duckdb
 
-__all__ = ["md_code", "md_fence", "md_rows", "md_table", "md_text", "relation", "write_text_atomic"]
+from segments.errors import SegmentsError
+from segments.formatting import noun
+
+__all__ = ["mart", "md_code", "md_fence", "md_rows", "md_table", "md_text", "write_text_atomic"]
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
@@ -35,10 +38,13 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def relation(con: duckdb.DuckDBPyConnection, table: str, columns: Mapping[str, str]) -> str:
-    """A subquery of the dbt mart ``schema.table`` with exactly ``columns`` (name -> SQL expression used if it
-    is missing): empty in a warehouse no run has built. The tables Python owns are read through
-    ``contract.tables.readable`` instead: their schema version is checked when the warehouse is opened."""
+def mart(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]) -> str:
+    """A subquery of the dbt mart ``schema.table`` with exactly ``columns``, the ones its reader needs.
+
+    Before any run has built the mart, an empty relation (its columns untyped NULLs). The marts carry no
+    schema version: one an older release built without a needed column is a ``SegmentsError`` naming the
+    columns and what to run, as ``require_current`` is for the tables Python owns (those are read through
+    ``contract.tables.readable``)."""
     schema, _, name = table.rpartition(".")
     existing = {
         row[0]
@@ -47,8 +53,15 @@ def relation(con: duckdb.DuckDBPyConnection, table: str, columns: Mapping[str, s
             [schema or "main", name],
         ).fetchall()
     }
-    select = ", ".join(c if c in existing else f"{fallback} as {c}" for c, fallback in columns.items())
-    return f"(select {select} from {table})" if existing else f"(select {select} where false)"
+    if not existing:
+        return "(select " + ", ".join(f"null as {c}" for c in columns) + " where false)"
+    missing = [c for c in columns if c not in existing]
+    if missing:
+        raise SegmentsError(
+            f"{table} has no {noun('column', len(missing))} {', '.join(missing)}: the marts were built by an "
+            "older release; `segments run` rebuilds them"
+        )
+    return f"(select {', '.join(columns)} from {table})"
 
 
 _MD_SPECIAL = re.compile(r"([\\`*\[\]|<>#])")

@@ -22,7 +22,7 @@ import duckdb
 
 from segments.contract.tables import readable
 from segments.formatting import money, noun, percent, points, text_table
-from segments.reports import relation
+from segments.reports import mart
 from segments.reports.render import render as render_template
 from segments.warehouse import table_exists
 
@@ -42,15 +42,7 @@ ARMS = ("champion", "challenger", "holdout")
 FORMATS = ("table", "markdown", "json")
 
 ORDERS = "marts.fct_orders"
-# The mart read, with what stands in for each column in a warehouse no run has built (see ``relation``).
-_V, _D = "null::varchar", "null::date"
-ORDER_COLUMNS = {
-    "order_id": _V,
-    "customer_id": _V,
-    "order_date": _D,
-    "net_amount_eur": "null::decimal(18, 2)",
-    "is_return": "null::boolean",
-}
+ORDER_COLUMNS = ("order_id", "customer_id", "order_date", "net_amount_eur", "is_return")  # what is read of it
 
 
 @dataclass(frozen=True)
@@ -130,7 +122,7 @@ def experiment_report(con: duckdb.DuckDBPyConnection, name: str) -> ExperimentRe
     assignments = readable(con, "segments.experiment_assignments")
     assigned = f"(select * from {assignments} where experiment = $name)"
     sales_available = table_exists(con, ORDERS)
-    orders = relation(con, ORDERS, ORDER_COLUMNS)
+    orders = mart(con, ORDERS, ORDER_COLUMNS)
 
     outcome_rows = con.execute(
         f"""with assigned as {assigned},

@@ -10,9 +10,10 @@ the account's revenue): the revenue of a scheme's segments adds up to its custom
 Per-customer figures (CLV, probability alive, preferred channel, facts mix) count each distinct customer of the
 segment once.
 
-Every figure group is one SQL query over the whole warehouse; no Python loop over customers. Tables or
-columns a warehouse lacks read as empty or NULL (see ``segments.reports.relation``): e.g. ``predicted_clv``
-and ``p_alive`` give ``None`` where the CLV model has not been built.
+Every figure group is one SQL query over the whole warehouse; no Python loop over customers. A mart no run has
+built yet reads as empty, one built by an older release without a column read here is an error saying what to
+run (see ``segments.reports.mart``). ``predicted_clv`` and ``p_alive`` give ``None`` where the CLV models
+could not be fitted.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import duckdb
 
 from segments.contract.tables import readable
 from segments.formatting import percent
-from segments.reports import relation
+from segments.reports import mart
 from segments.reports.render import render
 
 __all__ = [
@@ -46,18 +47,6 @@ FACTS = ("industry", "employee_band", "region", "age_band")
 CLV_QUANTILES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)  # of predicted_clv per segment (box plots)
 TOP_N = 3  # values kept per category, channel and fact list
 PARETO_POINTS = 200  # at most, the origin included
-
-_V, _N, _D = "null::varchar", "null::double", "null::decimal(18, 2)"
-FEATURE_COLUMNS = {
-    "customer_id": _V,
-    "monetary": _D,
-    "frequency": "null::integer",
-    "predicted_clv": _N,
-    "p_alive": _N,
-}
-LINE_COLUMNS = {"customer_id": _V, "category": _V, "net_amount_eur": _D}
-BEHAVIOUR_COLUMNS = {"customer_id": _V, "preferred_channel": _V}
-DIM_COLUMNS = {"customer_id": _V, **dict.fromkeys(FACTS, _V)}
 
 
 @dataclass(frozen=True)
@@ -117,7 +106,7 @@ def segment_profiles(con: duckdb.DuckDBPyConnection) -> list[SegmentProfile]:
     """One profile per scheme and segment of ``segments.customer_segments``; schemes by name, segments by
     size (largest first). Empty for a warehouse without published segments."""
     cte = _scheme_segments(con)
-    features = relation(con, "marts.customer_features", FEATURE_COLUMNS)
+    features = mart(con, "marts.customer_features", ("customer_id", "monetary", "predicted_clv", "p_alive"))
     quantiles = ", ".join(str(q) for q in CLV_QUANTILES)
     rows = con.execute(
         f"""with {cte},
@@ -179,7 +168,7 @@ def _shares(rows) -> dict[tuple, list[Share]]:
 
 
 def _top_categories(con: duckdb.DuckDBPyConnection, cte: str) -> dict[tuple, list[Share]]:
-    lines = relation(con, "marts.fct_order_lines", LINE_COLUMNS)
+    lines = mart(con, "marts.fct_order_lines", ("customer_id", "category", "net_amount_eur"))
     rows = con.execute(
         f"""with {cte},
         customer_lines as (
@@ -203,7 +192,7 @@ def _top_categories(con: duckdb.DuckDBPyConnection, cte: str) -> dict[tuple, lis
 def _top_channels(con: duckdb.DuckDBPyConnection, cte: str) -> dict[tuple, list[Share]]:
     """Preferred channels of the segment's customers and action channels of its entities (NULL counts in
     the share's base but is not listed)."""
-    behaviour = relation(con, "marts.customer_behaviour", BEHAVIOUR_COLUMNS)
+    behaviour = mart(con, "marts.customer_behaviour", ("customer_id", "preferred_channel"))
     rows = con.execute(
         f"""with {cte},
         counted as (
@@ -223,7 +212,7 @@ def _top_channels(con: duckdb.DuckDBPyConnection, cte: str) -> dict[tuple, list[
 
 def _facts_mix(con: duckdb.DuckDBPyConnection, cte: str) -> dict[tuple, dict[str, list[Share]]]:
     """Top values of each fact among the segment's customers; the share's base is all its customers."""
-    dims = relation(con, "marts.dim_customers", DIM_COLUMNS)
+    dims = mart(con, "marts.dim_customers", ("customer_id", *FACTS))
     fact_list = ", ".join(FACTS)
     rows = con.execute(
         f"""with {cte},
@@ -250,7 +239,7 @@ def _facts_mix(con: duckdb.DuckDBPyConnection, cte: str) -> dict[tuple, dict[str
 def pareto(con: duckdb.DuckDBPyConnection) -> Pareto:
     """The revenue Pareto curve of all buyers of ``marts.customer_features``, downsampled to at most 200
     points (evenly over the ranks, the last buyer always included), and the top-20% share."""
-    features = relation(con, "marts.customer_features", FEATURE_COLUMNS)
+    features = mart(con, "marts.customer_features", ("customer_id", "monetary", "frequency"))
     keep = PARETO_POINTS - 1  # plus the origin
     rows = con.execute(
         f"""with buyers as (

@@ -72,9 +72,13 @@ class QualitySection:
     counts: dict[str, tuple[int, int]]  # severity -> (passed, failed), in SEVERITIES order
     failed: list[FailedCheck]  # blocking first, then quarantine, then warnings
     quarantine: list[QuarantineReason]  # largest first
-    quarantine_source: str  # the table the quarantine counts come from
     accept_drift: bool | None  # the run was started with --accept-drift (None: not recorded)
     accepted_drift: str | None  # what was accepted, as recorded in segments.runs
+
+    @property
+    def quarantine_source(self) -> str:
+        """The table the quarantine counts come from (migration 1 gives every warehouse one)."""
+        return QUARANTINE_TABLE
 
     @property
     def checks(self) -> int:
@@ -114,18 +118,6 @@ def fetch_quality(con: duckdb.DuckDBPyConnection, run_id: str) -> QualitySection
             [run_id],
         ).fetchall()
     ]
-    if table_exists(con, QUARANTINE_TABLE):
-        source = QUARANTINE_TABLE
-        reasons = quarantine_counts(con, run_id)
-    else:
-        source = RESULTS_TABLE
-        reasons = con.execute(
-            f"""select regexp_replace(coalesce(table_name, suite), '^raw\\.', ''), expectation, column_name,
-                       sum(quarantined_rows)::bigint as n
-                from {results} where run_id = ? and quarantined_rows > 0
-                group by all order by n desc, 1, expectation, column_name""",
-            [run_id],
-        ).fetchall()
     run = con.execute(
         f"select accept_drift, accepted_drift from {readable(con, 'segments.runs')} where run_id = ?",
         [run_id],
@@ -134,8 +126,7 @@ def fetch_quality(con: duckdb.DuckDBPyConnection, run_id: str) -> QualitySection
         run_id=run_id,
         counts=counts,
         failed=failed,
-        quarantine=[QuarantineReason(*r) for r in reasons],
-        quarantine_source=source,
+        quarantine=[QuarantineReason(*r) for r in quarantine_counts(con, run_id)],
         accept_drift=run[0] if run else None,
         accepted_drift=run[1] if run else None,
     )

@@ -30,7 +30,7 @@ import duckdb
 
 from segments.contract.tables import readable
 from segments.formatting import count, money, noun, number
-from segments.reports import relation, write_text_atomic
+from segments.reports import mart, write_text_atomic
 from segments.reports.charts import bar_chart, clv_chart, pareto_chart
 from segments.reports.html import Html
 from segments.reports.profiles import (
@@ -64,12 +64,9 @@ TOP_MOVES = 12
 NEW, LEFT = "(new)", "(left)"  # labels of a NULL from/to segment: entered or left the scheme
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # safe as a folder name and in a relative URL
 
-_V = "null::varchar"
-# marts.potential_segments names a segment in potential_segment (``label`` in early drafts: either is read).
-POTENTIAL_COLUMNS = {
-    "potential_segment": _V, "label": _V, "customer_type": _V, "buyers": "null::bigint",
-    "average_value": "null::double", "prospects": "null::bigint", "potential_value": "null::double",
-}  # fmt: skip
+POTENTIAL_COLUMNS = (  # what is read of marts.potential_segments
+    "potential_segment", "customer_type", "buyers", "average_value", "prospects", "potential_value",
+)  # fmt: skip
 TOP_POTENTIAL = 15
 
 
@@ -120,7 +117,7 @@ class RunReport:
     pareto: Pareto
     moves: list[Move]  # all of this run's changes, grouped; largest first per scheme
     potential: list[PotentialSegment] | None  # None: marts.potential_segments does not exist
-    clv_available: bool  # marts.customer_features has predicted_clv
+    clv_available: bool  # marts.customer_features has a predicted_clv (the CLV models could be fitted)
     quality: QualitySection | None = None  # None: no segments.quality_results (older warehouse)
 
     @property
@@ -168,22 +165,21 @@ def fetch_run_report(
         potential = [
             PotentialSegment(*row)
             for row in con.execute(
-                f"""select coalesce(potential_segment, label, '?') as label, customer_type, buyers,
+                f"""select coalesce(potential_segment, '?') as label, customer_type, buyers,
                           average_value::double, prospects, potential_value::double as value
-                   from {relation(con, "marts.potential_segments", POTENTIAL_COLUMNS)}
+                   from {mart(con, "marts.potential_segments", POTENTIAL_COLUMNS)}
                    order by value desc nulls last, label"""
             ).fetchall()
         ]
-    clv = con.execute(
-        """select count(*) from information_schema.columns
-           where table_schema = 'marts' and table_name = 'customer_features' and column_name = 'predicted_clv'"""
-    ).fetchone()[0]
+    profiles = segment_profiles(con)  # first: of an older customer_features, it names every column it lacks
+    features = mart(con, "marts.customer_features", ("predicted_clv",))
+    (clv,) = con.execute(f"select exists (from {features} where predicted_clv is not null)").fetchone()
     return RunReport(
         run_id=run_id,
         generated_at=generated_at or datetime.now().replace(microsecond=0),
         run=RunFacts(*row) if row else None,
         assignments_run_ids=current,
-        profiles=segment_profiles(con),
+        profiles=profiles,
         pareto=pareto(con),
         moves=[Move(*m) for m in moves],
         potential=potential,

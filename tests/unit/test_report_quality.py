@@ -70,10 +70,8 @@ def test_section_with_quarantine_accepted_drift_and_the_data_docs_link(con):
     assert '<a href="data_docs/index.html">Great Expectations Data Docs</a>' in html
 
 
-def test_section_without_quarantine_reads_the_results_counts(con):
-    con.execute("drop table raw._quarantine")  # e.g. a warehouse whose quarantine was never created
+def test_a_run_without_accept_drift_and_with_it_when_no_check_needed_it(con):
     section = fetch_quality(con, OLD_RUN)
-    assert section.quarantine_source == "segments.quality_results"
     assert section.quarantine == [QuarantineReason("sales_orders", UNIQUE, "order_id", 1)]
     assert section.accept_drift is False and section.accepted_drift is None
     html = section_html(section)

@@ -333,7 +333,8 @@ def test_potential_segments_without_the_models_optional_columns():
     con = duckdb.connect()
     build_report_warehouse(con, with_potential=False)
     con.execute(
-        "create table marts.potential_segments as select 'Look' as label, 3 as prospects, 9.5 as potential_value"
+        "create table marts.potential_segments as select 'Look' as potential_segment, null as customer_type, "
+        "null as buyers, null as average_value, 3 as prospects, 9.5 as potential_value"
     )
     potential = fetch_run_report(con, RUN_ID).potential
     assert [(p.label, p.prospects, p.potential_value, p.buyers) for p in potential] == [
