@@ -4,11 +4,15 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from segments.engines.cluster import Cluster, server_bin
 from segments.settings import DEFAULT_RULES_DIR
 
 SETTINGS_VARIABLES = (
@@ -20,6 +24,9 @@ SETTINGS_VARIABLES = (
     "SEGMENTS_REPORTS_DIR",
     "SEGMENTS_AS_OF",
     "SEGMENTS_DUCKDB_MEMORY_LIMIT",
+    "SEGMENTS_TARGET",
+    "SEGMENTS_POSTGRES_DSN",
+    "SEGMENTS_POSTGRES_DIR",
     "DAGSTER_HOME",
 )
 
@@ -42,6 +49,38 @@ def pipeline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     data = point_settings_at(monkeypatch, tmp_path / "data")
     monkeypatch.setenv("SEGMENTS_DUCKDB_MEMORY_LIMIT", "1GB")
     return data
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster for the whole session (a second to start; segments.engines.cluster):
+    its DSN. Skipped where no server is installed, failed where CI requires one (SEGMENTS_REQUIRE_POSTGRES=1)."""
+    if server_bin() is None:
+        reason = "no PostgreSQL server installed (Debian: apt-get install postgresql-15)"
+        if os.environ.get("SEGMENTS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{reason} (SEGMENTS_REQUIRE_POSTGRES=1: the PostgreSQL tests may not be skipped)")
+        pytest.skip(reason)
+    cluster = Cluster.at(Path(tempfile.mkdtemp(prefix="segments-postgres-")))
+    dsn = cluster.start()
+    try:
+        yield dsn
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
+def postgres_dsn(postgres_cluster: str) -> Iterator[str]:
+    """A new, empty database in the session's cluster for one test (dropped after it): its DSN."""
+    import psycopg
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_cluster, autocommit=True) as admin:
+        admin.execute(f"create database {name}")
+    try:
+        yield postgres_cluster.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(postgres_cluster, autocommit=True) as admin:
+            admin.execute(f"drop database if exists {name} with (force)")
 
 
 def query(path: Path, sql: str, params=None) -> list[tuple]:
