@@ -8,6 +8,9 @@ wall clock (what `make run` costs when it runs again: the warehouse, Dagster's r
 partial parse exist; the reference machine's speed varies by a quarter from minute to minute, so one small
 run says little); larger sizes report a first run on an empty warehouse.
 Data lives under data/bench/<N>/ and is reused when present (generation is timed when it runs).
+SEGMENTS_TARGET=postgres (`make bench TARGET=postgres`) runs the same job on PostgreSQL (SEGMENTS_POSTGRES_DSN,
+or the local cluster `make` starts), with the same landing files; its warehouse folders are under
+data/bench/postgres/<N>/, its results in results-postgres.json; the hand-written comparison is DuckDB's only.
 Not a test: it prints figures, it asserts nothing.
 """
 
@@ -49,8 +52,10 @@ def pipeline_seconds(result: dict, hand_written: str) -> float:
     return sum(result["stages"][stage] for stage in HAND_WRITTEN[hand_written])
 
 
-def slowdown(result: dict, hand_written: str) -> float:
-    """How many times longer the pipeline takes than the hand-written equivalent."""
+def slowdown(result: dict, hand_written: str) -> float | None:
+    """How many times longer the pipeline takes than the hand-written equivalent (None: not measured)."""
+    if not result.get("hand"):
+        return None
     return pipeline_seconds(result, hand_written) / max(result["hand"][hand_written], 1e-3)
 
 
@@ -77,7 +82,7 @@ def main() -> int:
         one(int(sys.argv[2]), int(sys.argv[3]))
         return 0
     if sys.argv[1:] == ["--print"]:  # the table of the last `make bench` again
-        path = BENCH_DIR / "results.json"
+        path = _results_path()
         if not path.exists():
             sys.exit(f"{path}: no saved benchmark; run `make bench` first")
         saved = json.loads(path.read_text(encoding="utf-8"))
@@ -97,7 +102,7 @@ def main() -> int:
         else:
             results[customers] = first
         results[customers]["generation"] = first["generation"]
-    (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    _results_path().write_text(json.dumps(results, indent=1), encoding="utf-8")
     print_table(results)
     return 0
 
@@ -116,14 +121,24 @@ def run_one(customers: int, night: int) -> dict:
     return {**result, "process": process, "night": night}
 
 
+def _target() -> str:
+    return os.environ.get("SEGMENTS_TARGET", "").strip().lower() or "duckdb"
+
+
 def _root(customers: int) -> Path:
-    return BENCH_DIR.resolve() / str(customers)
+    base = BENCH_DIR.resolve()
+    return (base / "postgres" if _target() == "postgres" else base) / str(customers)
+
+
+def _results_path() -> Path:
+    return BENCH_DIR / ("results-postgres.json" if _target() == "postgres" else "results.json")
 
 
 def one(customers: int, night: int) -> None:
     """The child: (generate,) run the job, then time the hand-written equivalents on its warehouse."""
     root = _root(customers)
-    landing = root / "landing"
+    landing = BENCH_DIR.resolve() / str(customers) / "landing"  # the same files on every target
+    postgres = _target() == "postgres"
     generation = None
     if night == 1:
         if not (landing / "sales_order_lines.parquet").exists():
@@ -136,6 +151,8 @@ def one(customers: int, night: int) -> None:
         for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "published", "dagster", "reports"):
             path = root / stale
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        if postgres:
+            _empty_postgres()
     (root / "dagster").mkdir(parents=True, exist_ok=True)
     (root / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     os.environ.update(
@@ -160,15 +177,16 @@ def one(customers: int, night: int) -> None:
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
-    import duckdb
-
     from segments.ingest.schemas import ENTITIES
+    from segments.settings import Settings
+    from segments.warehouse import connect
 
-    con = duckdb.connect(str(root / "warehouse.duckdb"))
-    rows = {e.name: con.execute(f"select count(*) from {e.table}").fetchone()[0] for e in ENTITIES.values()}
-    hand = hand_written_seconds(con, landing, root, as_of)
-    diff, lint = rule_tool_seconds(con, as_of)
-    con.close()
+    with connect(Settings.from_env()) as con:
+        rows = {
+            e.name: con.execute(f"select count(*) from {e.table}").fetchone()[0] for e in ENTITIES.values()
+        }
+        hand = None if postgres else hand_written_seconds(con, landing, root, as_of)
+        diff, lint = rule_tool_seconds(con, as_of)
     result = {
         "generation": generation,
         "stages": stages,
@@ -185,6 +203,17 @@ def one(customers: int, night: int) -> None:
         "peak_children_mib": peak_children,
     }
     (root / f"result-night{night}.json").write_text(json.dumps(result), encoding="utf-8")
+
+
+def _empty_postgres() -> None:
+    """A first night starts on an empty warehouse: the pipeline's schemas dropped from the database."""
+    from segments.settings import Settings
+    from segments.warehouse import connect
+
+    with connect(Settings.from_env()) as con:
+        for schema in ("raw", "accepted", "pipeline", "staging", "intermediate", "marts", "reference",
+                       "segments", "segments_staging"):  # fmt: skip
+            con.execute(f"drop schema if exists {schema} cascade")
 
 
 def hand_written_seconds(con, landing: Path, root: Path, as_of: date) -> dict[str, float]:
@@ -301,7 +330,7 @@ def print_table(results: dict[int, dict]) -> None:
     print("against the same work hand-written in DuckDB:")
     for name in HAND_WRITTEN:
         row(f"  {name}: pipeline (s)", each(lambda r, n=name: pipeline_seconds(r, n)))
-        row(f"  {name}: hand-written (s)", each(lambda r, n=name: r["hand"][n]))
+        row(f"  {name}: hand-written (s)", each(lambda r, n=name: (r["hand"] or {}).get(n)))
         row("    ratio", each(lambda r, n=name: slowdown(r, n)), "{:.1f}x")
     row("dbt's own wall clock (s)", each(lambda r: (r["dbt"] or {}).get("elapsed")))
     row("  dbt node times, summed (s)", each(lambda r: (r["dbt"] or {}).get("nodes")))
@@ -316,6 +345,8 @@ def print_table(results: dict[int, dict]) -> None:
     for label, size, measure, target, unit in TARGETS:
         if size in results:
             value = measure(results[size])
+            if value is None:
+                continue
             print(
                 f"{label:<58}{value:>10.1f} {unit:<3}{'≤ ' + format(target, 'g'):>8}  {_met(value, target)}"
             )
