@@ -4,11 +4,13 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from segments.engines.cluster import Cluster, server_bin
 from segments.settings import DEFAULT_RULES_DIR
 
 SETTINGS_VARIABLES = (
@@ -82,3 +84,33 @@ def held_elsewhere(warehouse: Path, run_id: str):
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """The DSN of a throwaway local PostgreSQL cluster for the session (C locale, trusted local connections);
+    skips the test when no PostgreSQL server is installed. Tests that write should use their own database
+    (``postgres_database``)."""
+    if server_bin() is None:
+        pytest.skip("no PostgreSQL server is installed")
+    cluster = Cluster.at(Path(tempfile.mkdtemp(prefix="segments-postgres-")))
+    try:
+        yield cluster.start()
+    finally:
+        cluster.remove()
+
+
+def postgres_database(dsn: str, name: str, *, template: str | None = None) -> str:
+    """A new, empty database ``name`` on the server of ``dsn`` (a copy of database ``template`` if given),
+    replacing one of that name; returns its DSN."""
+    import psycopg  # only the tests that use Postgres need it
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        create = sql.SQL("create database {}").format(sql.Identifier(name))
+        if template:
+            create += sql.SQL(" template {}").format(sql.Identifier(template))
+        con.execute(create)
+    return make_conninfo(dsn, dbname=name)
