@@ -71,13 +71,11 @@ def postgres_cluster() -> Iterator[str]:
 @pytest.fixture
 def postgres_dsn(postgres_cluster: str) -> Iterator[str]:
     """A new, empty database in the session's cluster for one test (dropped after it): its DSN."""
-    import psycopg
+    import psycopg  # only the tests that use Postgres need it
 
     name = f"test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_cluster, autocommit=True) as admin:
-        admin.execute(f"create database {name}")
     try:
-        yield postgres_cluster.rsplit("/", 1)[0] + f"/{name}"
+        yield postgres_database(postgres_cluster, name)
     finally:
         with psycopg.connect(postgres_cluster, autocommit=True) as admin:
             admin.execute(f"drop database if exists {name} with (force)")
@@ -121,3 +119,19 @@ def held_elsewhere(warehouse: Path, run_id: str):
     finally:
         holder.kill()
         holder.wait()
+
+
+def postgres_database(dsn: str, name: str, *, template: str | None = None) -> str:
+    """A new, empty database ``name`` on the server of ``dsn`` (a copy of database ``template`` if given),
+    replacing one of that name; returns its DSN."""
+    import psycopg  # only the tests that use Postgres need it
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        create = sql.SQL("create database {}").format(sql.Identifier(name))
+        if template:
+            create += sql.SQL(" template {}").format(sql.Identifier(template))
+        con.execute(create)
+    return make_conninfo(dsn, dbname=name)

@@ -11,3 +11,7 @@
 {% macro duckdb__count_where(condition) -%}
     count(*) filter (where {{ condition }})
 {%- endmacro %}
+
+{% macro postgres__count_where(condition) -%}
+    count(*) filter (where {{ condition }})
+{%- endmacro %}

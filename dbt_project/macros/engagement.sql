@@ -26,14 +26,15 @@
     end
 {%- endmacro %}
 
-{#- Sum of the recency weights (90 - days_ago) / 90 of the responses of the last 90 days. -#}
+{#- Sum of the recency weights (90 - days_ago) / 90 of the responses of the last 90 days (doubles, as
+    DuckDB computes them: macros/floating_point.sql). -#}
 {% macro weighted_responses_90d(response_days_ago_90d) -%}
-    sum((90 - {{ response_days_ago_90d }}) / 90.0)
+    sum({{ divide_double('90 - ' ~ response_days_ago_90d, '90.0') }})
 {%- endmacro %}
 
 {#- Engagement 0..100 = round(100 * (1 - exp(-S / 4))), S = weighted_responses_90d (null = 0). -#}
 {% macro engagement_score(weighted_responses_90d) -%}
-    round(100 * (1 - exp(-coalesce({{ weighted_responses_90d }}, 0) / 4.0)))
+    {{ round_double('100 * (1 - exp(-coalesce(' ~ weighted_responses_90d ~ ', 0) / 4.0))') }}
 {%- endmacro %}
 
 {#- Channel with the most responses; ties go to email, then phone, then sms; null without responses. -#}

@@ -6,14 +6,17 @@
     {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', as_of | string) -%}
         {{ exceptions.raise_compiler_error("set_as_of: as_of must be a date YYYY-MM-DD, got: " ~ as_of) }}
     {%- endif -%}
+    {#- emptied and refilled, not dropped: on Postgres the staging view depends on the table -#}
     {%- set sql -%}
         create schema if not exists pipeline;
-        drop table if exists pipeline.run_context;
-        create table pipeline.run_context as
-        select cast('manual' as varchar) as run_id, cast('{{ as_of }}' as date) as as_of,
-               current_timestamp as written_at
+        create table if not exists pipeline.run_context (
+            run_id varchar not null, as_of date not null, written_at timestamp not null
+        );
+        delete from pipeline.run_context;
+        insert into pipeline.run_context (run_id, as_of, written_at)
+        values ('manual', cast('{{ as_of }}' as date), cast(current_timestamp as timestamp))
     {%- endset -%}
-    {%- do run_query(sql) -%}
+    {%- call statement('set_as_of', auto_begin=true) -%}{{ sql }}{%- endcall -%}
     {%- do adapter.commit() -%}
     {{ log("pipeline.run_context: as of " ~ as_of, info=true) }}
 {%- endmacro %}

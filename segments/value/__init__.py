@@ -3,7 +3,8 @@
 A plain library (no Dagster, no dbt), read in this order: ``rfm`` (the purchase summary per customer),
 ``units``, ``fitting`` (what both fits share), ``bgnbd`` and ``gamma_gamma`` (the models), ``clv`` (the value they
 predict). ``segments.cli.clv`` is the ``segments clv`` command. The nightly job fits and scores them in the dbt
-Python models ``marts.clv_fit`` and ``marts.customer_value``.
+Python models ``marts.clv_fit`` and ``marts.customer_value``, which call ``marts``; on Postgres, where dbt runs no
+Python models, ``step`` builds the same tables with the same functions.
 
     summary = summary_from_transactions(orders, customer_col="customer_id", date_col="order_date",
                                         amount_col="net_amount_eur", calibration_end=as_of)

@@ -25,32 +25,43 @@ def summary_sql(
     calibration_end: date,
     time_unit: str = "day",
 ) -> str:
-    """DuckDB SQL for :func:`summary_from_transactions` over the table or view ``source``.
+    """SQL for :func:`summary_from_transactions` over the table or view ``source``, the same for DuckDB and
+    Postgres (the value step runs it on either warehouse; segments/value/marts.py).
 
     One row per customer with a transaction on or before ``calibration_end`` (the end of the period, so
     T = calibration_end - first purchase date). Transactions of one day are one purchase (amounts summed):
     frequency counts distinct days whatever the unit, and recency and T are days / 7 for weeks, as in
     Fader and Hardie's CDNOW data. monetary_value is the mean of the repeat days' amounts (0 when x = 0).
+    Amounts are summed in the type of ``amount_col`` (exactly, for a decimal column) and converted to a
+    double once per customer, so both engines give the same doubles whatever order they add rows in.
     """
     days = unit_days(time_unit)
     end = f"date '{calibration_end.isoformat()}'"
+    purchase_date = f"cast({_quote(date_col)} as date)"
     amount = f"sum({_quote(amount_col)})" if amount_col else "0"
     return f"""
         with purchase_days as (
-            select {_quote(customer_col)} as customer_id, cast({_quote(date_col)} as date) as purchase_date,
-                   cast({amount} as double) as amount
+            select {_quote(customer_col)} as customer_id, {purchase_date} as purchase_date, {amount} as amount
             from {source}
-            where cast({_quote(date_col)} as date) <= {end}
-            group by all
+            where {purchase_date} <= {end}
+            group by {_quote(customer_col)}, {purchase_date}
+        ),
+        dated as (
+            select customer_id, purchase_date, amount,
+                   min(purchase_date) over (partition by customer_id) as first_purchase_date
+            from purchase_days
         )
         select
             customer_id,
             count(*) - 1 as frequency,
-            date_diff('day', min(purchase_date), max(purchase_date)) / {days}.0 as recency,
-            date_diff('day', min(purchase_date), {end}) / {days}.0 as "T",
-            coalesce((sum(amount) - arg_min(amount, purchase_date)) / nullif(count(*) - 1, 0), 0.0)
-                as monetary_value
-        from purchase_days
+            cast(max(purchase_date) - min(purchase_date) as double precision) / {days} as recency,
+            cast({end} - min(purchase_date) as double precision) / {days} as "T",
+            coalesce(
+                cast(sum(case when purchase_date > first_purchase_date then amount end) as double precision)
+                / nullif(count(*) - 1, 0),
+                0.0
+            ) as monetary_value
+        from dated
         group by customer_id
         order by customer_id
     """

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from orchestration.runner import RunOutcome, run_job
-from segments.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, DEFAULT_RULES_DIR, Settings
+from segments.settings import (
+    DBT_EXECUTABLE,
+    DBT_PROJECT_DIR,
+    DEFAULT_RULES_DIR,
+    Settings,
+    postgres_profile_environ,
+)
 from tests.conftest import point_settings_at
 from tests.fixtures import handcrafted
 
@@ -50,6 +56,19 @@ def run_dbt(warehouse: Path, target: Path, *command: str) -> subprocess.Complete
     if parsed.exists():  # dbt checks it still matches the project
         shutil.copyfile(parsed, target / parsed.name)
     env = {**os.environ, "SEGMENTS_WAREHOUSE": str(warehouse), "SEGMENTS_DUCKDB_MEMORY_LIMIT": "1GB"}
+    return _dbt(env, target, *command)
+
+
+def run_dbt_postgres(dsn: str, target: Path, *command: str) -> subprocess.CompletedProcess:
+    """dbt ``command`` on the Postgres database of ``dsn`` (profiles.yml's ``postgres`` target), its artifacts
+    in ``target`` (kept between calls, so a second call re-uses the first one's parse); never raises on dbt's
+    exit code."""
+    target.mkdir(exist_ok=True)
+    env = {**os.environ, **postgres_profile_environ(dsn), "SEGMENTS_TARGET": "postgres"}
+    return _dbt(env, target, *command, "--target", "postgres", "--log-path", str(target))
+
+
+def _dbt(env: dict[str, str], target: Path, *command: str) -> subprocess.CompletedProcess:
     project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     return subprocess.run(
         [str(DBT_EXECUTABLE), *command, "--target-path", str(target), *project],

@@ -32,7 +32,13 @@ b2b_contacts as (
 
     select
         contact_customers.customer_id as account_id,
-        contacts.*,
+        contacts.consent_email,
+        contacts.consent_sms,
+        contacts.consent_phone,
+        contacts.consent_post,
+        contacts.preferred_channel,
+        contacts.acquisition_channel,
+        contacts.acquisition_cost,
         row_number() over (
             partition by contact_customers.customer_id
             order by contacts.created_at nulls last, contacts.contact_id

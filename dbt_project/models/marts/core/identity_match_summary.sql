@@ -42,8 +42,9 @@ final as (
         cast(match_methods.match_method as varchar) as match_method,
         cast(coalesce(counts.orders, 0) as bigint) as orders,
         cast(
-            1.0 * coalesce(counts.orders, 0) / nullif(sum(coalesce(counts.orders, 0)) over (), 0)
-            as double
+            {{ divide_double(
+                '1.0 * coalesce(counts.orders, 0)', 'nullif(sum(coalesce(counts.orders, 0)) over (), 0)'
+            ) }} as double precision
         ) as share_of_orders
     from match_methods
     left join counts

@@ -178,14 +178,14 @@ final as (
         cast(
             case
                 when emails_sent_365d > 0
-                    then least(1.0, 1.0 * emails_opened_365d / emails_sent_365d)
-            end as double
+                    then least(1.0, {{ divide_double('1.0 * emails_opened_365d', 'emails_sent_365d') }})
+            end as double precision
         ) as email_open_rate_365d,
         cast(
             case
                 when emails_sent_365d > 0
-                    then least(1.0, 1.0 * emails_clicked_365d / emails_sent_365d)
-            end as double
+                    then least(1.0, {{ divide_double('1.0 * emails_clicked_365d', 'emails_sent_365d') }})
+            end as double precision
         ) as email_click_rate_365d,
         cast(
             {{ dbt.datediff('cast(last_interaction_at as date)', as_of_date(), 'day') }}

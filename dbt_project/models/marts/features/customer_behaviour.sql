@@ -72,12 +72,27 @@ aggregated as (
 
 scored as (
 
+    -- aggregated's columns by name: aggregated.* would bring a second customer_id
     select
         customers.customer_id,
         customers.stated_preferred_channel,
-        aggregated.*,
+        aggregated.last_interaction_at,
+        {%- for window in windows %}
+        aggregated.interactions_{{ window }}d,
+        {%- endfor %}
+        {%- for channel in channels %}
+        {%- for window in windows %}
+        aggregated.{{ channel }}_interactions_{{ window }}d,
+        {%- endfor %}
+        {%- endfor %}
+        aggregated.emails_sent_365d,
+        aggregated.emails_opened_365d,
+        aggregated.emails_clicked_365d,
+        aggregated.weighted_responses_90d,
         {{ inferred_preferred_channel(
-            'email_responses_365d', 'phone_responses_365d', 'sms_responses_365d'
+            'aggregated.email_responses_365d',
+            'aggregated.phone_responses_365d',
+            'aggregated.sms_responses_365d'
         ) }} as inferred_preferred_channel
     from customers
     left join aggregated
@@ -105,14 +120,14 @@ final as (
         cast(
             case
                 when emails_sent_365d > 0
-                    then least(1.0, 1.0 * emails_opened_365d / emails_sent_365d)
-            end as double
+                    then least(1.0, {{ divide_double('1.0 * emails_opened_365d', 'emails_sent_365d') }})
+            end as double precision
         ) as email_open_rate_365d,
         cast(
             case
                 when emails_sent_365d > 0
-                    then least(1.0, 1.0 * emails_clicked_365d / emails_sent_365d)
-            end as double
+                    then least(1.0, {{ divide_double('1.0 * emails_clicked_365d', 'emails_sent_365d') }})
+            end as double precision
         ) as email_click_rate_365d,
         cast(inferred_preferred_channel as varchar) as inferred_preferred_channel,
         cast(

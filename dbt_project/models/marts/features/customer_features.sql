@@ -123,14 +123,11 @@ category_sets as (
         bought_{{ category }}{{ ' +' if not loop.last }}
         {%- endfor %} as category_count,
         -- sorted list of the bought categories
-        list_filter(
-            [
-                {%- for category in categories | sort %}
-                case when bought_{{ category }} = 1 then '{{ category }}' end{{ ',' if not loop.last }}
-                {%- endfor %}
-            ],
-            lambda category: category is not null
-        ) as categories
+        {%- set bought = [] %}
+        {%- for category in categories | sort %}
+        {%- do bought.append("case when bought_" ~ category ~ " = 1 then '" ~ category ~ "' end") %}
+        {%- endfor %}
+        {{ non_null_list(bought) }} as categories
     from category_stats
 
 ),
@@ -168,7 +165,7 @@ customer_base as (
         coalesce(category_sets.{{ category }}_revenue, 0) as {{ category }}_revenue,
         {%- endfor %}
         coalesce(category_sets.category_count, 0) as category_count,
-        coalesce(category_sets.categories, cast([] as varchar[])) as categories,
+        coalesce(category_sets.categories, cast(array[] as varchar[])) as categories,
         {{ dbt.datediff('cast(order_stats.last_order_at as date)', as_of_date(), 'day') }}
             as recency_days,
         {{ dbt.datediff('cast(order_stats.first_order_at as date)', as_of_date(), 'day') }}
@@ -207,9 +204,10 @@ buyer_ranks as (
         m_score,
         revenue_rank,
         revenue_rank <= ceil(0.2 * buyer_count) as is_top_20pct,
-        sum(positive_revenue) over (
-            order by revenue_rank rows between unbounded preceding and current row
-        ) / nullif(sum(positive_revenue) over (), 0) as cumulative_revenue_share
+        {{ divide_double(
+            'sum(positive_revenue) over (order by revenue_rank rows between unbounded preceding and current row)',
+            'nullif(sum(positive_revenue) over (), 0)'
+        ) }} as cumulative_revenue_share
     from buyer_scores
 
 ),
@@ -238,7 +236,9 @@ final as (
         cast(
             case
                 when customer_base.frequency > 0
-                    then round(customer_base.purchase_revenue / customer_base.frequency, 2)
+                    then {{ round_double(
+                        divide_double('customer_base.purchase_revenue', 'customer_base.frequency'), 2
+                    ) }}
             end as decimal(18, 2)
         ) as average_order_value,
         cast(customer_base.category_count as integer) as category_count,
@@ -249,8 +249,8 @@ final as (
         cast(
             case
                 when customer_base.order_count > 0
-                    then 1.0 * customer_base.return_order_count / customer_base.order_count
-            end as double
+                    then {{ divide_double('1.0 * customer_base.return_order_count', 'customer_base.order_count') }}
+            end as double precision
         ) as return_rate,
         cast(customer_base.orders_365d as integer) as orders_365d,
         cast(customer_base.revenue_365d as decimal(18, 2)) as revenue_365d,
@@ -258,11 +258,12 @@ final as (
         cast(buyer_ranks.f_score as integer) as f_score,
         cast(buyer_ranks.m_score as integer) as m_score,
         cast(
-            cast(buyer_ranks.r_score as integer) || cast(buyer_ranks.f_score as integer)
-            || cast(buyer_ranks.m_score as integer) as varchar
+            cast(cast(buyer_ranks.r_score as integer) as varchar)
+            || cast(cast(buyer_ranks.f_score as integer) as varchar)
+            || cast(cast(buyer_ranks.m_score as integer) as varchar) as varchar
         ) as rfm_score,
         cast(buyer_ranks.revenue_rank as integer) as revenue_rank,
-        cast(buyer_ranks.cumulative_revenue_share as double) as cumulative_revenue_share,
+        cast(buyer_ranks.cumulative_revenue_share as double precision) as cumulative_revenue_share,
         cast(coalesce(buyer_ranks.is_top_20pct, false) as boolean) as is_top_20pct,
         cast(customer_base.consent_email as boolean) as consent_email,
         cast(customer_base.consent_sms as boolean) as consent_sms,
@@ -274,21 +275,24 @@ final as (
         cast(
             case
                 when customer_base.frequency > 1
-                    then 1.0 * {{ dbt.datediff(
-                        'cast(customer_base.first_order_at as date)',
-                        'cast(customer_base.last_order_at as date)',
-                        'day'
-                    ) }} / (customer_base.frequency - 1)
-            end as double
+                    then {{ divide_double(
+                        '1.0 * ' ~ dbt.datediff(
+                            'cast(customer_base.first_order_at as date)',
+                            'cast(customer_base.last_order_at as date)',
+                            'day'
+                        ),
+                        'customer_base.frequency - 1'
+                    ) }}
+            end as double precision
         ) as average_order_gap_days,
         cast(customer_base.is_reactivated as boolean) as is_reactivated,
-        cast(customer_value.p_alive as double) as p_alive,
-        cast(customer_value.expected_purchases_90d as double) as expected_purchases_90d,
-        cast(customer_value.expected_purchases_365d as double) as expected_purchases_365d,
+        cast(customer_value.p_alive as double precision) as p_alive,
+        cast(customer_value.expected_purchases_90d as double precision) as expected_purchases_90d,
+        cast(customer_value.expected_purchases_365d as double precision) as expected_purchases_365d,
         cast(customer_value.expected_average_order_value as decimal(18, 2)) as expected_average_order_value,
         cast(customer_value.predicted_clv as decimal(18, 2)) as predicted_clv,
         cast(customer_value.historical_clv as decimal(18, 2)) as historical_clv,
-        cast(customer_value.clv_to_cac as double) as clv_to_cac,
+        cast(customer_value.clv_to_cac as double precision) as clv_to_cac,
         cast(coalesce(customer_adoption.adopter_lines, 0) as integer) as adopter_lines,
         cast(customer_adoption.earliest_adopter_category as varchar) as earliest_adopter_category,
         cast(coalesce(customer_adoption.is_early_adopter, false) as boolean) as is_early_adopter,

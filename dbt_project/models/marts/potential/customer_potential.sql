@@ -118,7 +118,7 @@ cells as (
         match_level,
         cell_label,
         count(buyer_value) as buyers,
-        avg(buyer_value) as average_value
+        {{ mean_as_double('buyer_value', 2) }} as average_value
     from cell_members
     where buyer_value is not null
     group by customer_type, match_level, cell_label
@@ -177,7 +177,7 @@ final as (
         cast(potential.cell_label as varchar) as potential_segment,
         cast(potential.match_level as integer) as potential_match_level,
         cast(potential.buyers as integer) as potential_segment_buyers,
-        cast(round(potential.average_value, 2) as decimal(18, 2)) as potential_value
+        cast({{ round_double('potential.average_value', 2) }} as decimal(18, 2)) as potential_value
     from customers
     left join order_stats
         on customers.customer_id = order_stats.customer_id

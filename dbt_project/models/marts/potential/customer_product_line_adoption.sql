@@ -131,8 +131,10 @@ final as (
         ) as days_after_launch,
         cast(categorised.adopters_by_then as integer) as adopters_by_then,
         cast(categorised.line_adopters as integer) as line_adopters,
-        cast(1.0 * categorised.adopters_by_then / categorised.line_adopters as double)
-            as cumulative_adopter_share,
+        cast(
+            {{ divide_double('1.0 * categorised.adopters_by_then', 'categorised.line_adopters') }}
+            as double precision
+        ) as cumulative_adopter_share,
         cast(categorised.adopter_category as varchar) as adopter_category,
         cast(categorised.adopter_category_order as integer) as adopter_category_order,
         cast(
