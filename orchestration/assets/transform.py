@@ -39,6 +39,7 @@ from orchestration.resources import Warehouse
 from segments.dbt_manifest import ensure_manifest
 from segments.errors import TransformError
 from segments.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from segments.value import step as value_step
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 # `dagster dev`: re-parse on reload when the dbt project changed. Not dagster-dbt's prepare_if_dev(): it runs
@@ -110,10 +111,18 @@ def write_run_context(
 ) -> None:
     con.execute("create schema if not exists pipeline")
     con.execute(
-        f"create or replace table {RUN_CONTEXT_TABLE} (run_id varchar not null, as_of date not null, "
+        f"create table if not exists {RUN_CONTEXT_TABLE} (run_id varchar not null, as_of date not null, "
         "written_at timestamp not null)"
     )
-    con.execute(f"insert into {RUN_CONTEXT_TABLE} values (?, ?, ?)", [run_id, as_of, written_at])
+    # emptied and refilled, never dropped: on PostgreSQL the staging view that reads it would forbid a drop
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from {RUN_CONTEXT_TABLE}")
+        con.execute(f"insert into {RUN_CONTEXT_TABLE} values (?, ?, ?)", [run_id, as_of, written_at])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
 
 
 @dbt_assets(
@@ -129,25 +138,77 @@ def dbt_models(
     settings = warehouse.settings
     settings.export_to_environ()  # profiles.yml reads SEGMENTS_WAREHOUSE: same file as every Python step
     context.log.info(f"dbt build as of {settings.resolve_as_of(context.run.tags)}")
-    invocation = dbt.cli([*NIGHTLY_BUILD, "--target", settings.target], context=context, raise_on_error=False)
-    models = tests = failed_tests = 0
-    for event in _stream_with_row_counts(invocation, context):
+    target = ["--target", settings.target]
+    if settings.target == "postgres":  # dbt-postgres runs no Python models: the value step goes between
+        builds = [[*NIGHTLY_BUILD, *target, *value_step.UPSTREAM_SELECTION]]
+        builds.append([*NIGHTLY_BUILD, *target, *value_step.DOWNSTREAM_SELECTION])
+    else:
+        builds = [[*NIGHTLY_BUILD, *target]]
+    counts = {"models": 0, "tests": 0, "failed": 0}
+    for number, args in enumerate(builds):
+        if number == 1:
+            yield from _value_step(context, warehouse)
+            counts["models"] += len(VALUE_MODELS)
+            # without the context: dagster-dbt would add the asset selection's `--select fqn:*`, which, as the
+            # later flag, would replace this build's --select (its events are still this step's, see below)
+            invocation = dbt.cli(args, manifest=dbt_project.manifest_path, dagster_dbt_translator=translator,
+                                 raise_on_error=False)  # fmt: skip
+        else:
+            invocation = dbt.cli(args, context=context, raise_on_error=False)
+        yield from _counted(_stream_with_row_counts(invocation, context), counts)
+        target_path = Path(invocation.target_path)
+        _keep_partial_parse(target_path)
+        _prune_targets(target_path)
+        failures = [] if invocation.is_successful() else dbt_failures(target_path / "dbt.log")
+        if failures:
+            _log_counts(context, counts)
+            more = (
+                f" (and {len(failures) - 1} more; see {target_path / 'dbt.log'})" if len(failures) > 1 else ""
+            )
+            raise TransformError(f"dbt {failures[0]}{more}")
+        if not invocation.is_successful():
+            raise TransformError(f"dbt build failed without naming a node; see {target_path / 'dbt.log'}")
+    _log_counts(context, counts)
+
+
+VALUE_MODELS = ("clv_fit", "customer_value")
+
+
+def _value_step(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[dg.Output]:
+    """PostgreSQL: the customer value marts, computed by the library between the two dbt builds (the dbt
+    Python models on DuckDB); one Dagster output each, as dbt's models have."""
+    with warehouse.connect() as con:
+        written = value_step.build_value_tables(
+            con.raw, terms=value_step.terms_from_manifest(dbt_project.manifest_path)
+        )
+    context.log.info(
+        "value models: " + ", ".join(f"{table} {rows:,} rows" for table, rows in written.items())
+    )
+    for name in VALUE_MODELS:
+        key = mart_key(name)
+        if key in context.selected_asset_keys:
+            rows = written.get(f"marts.{name}")
+            yield dg.Output(
+                None,
+                output_name=context.assets_def.get_output_name_for_asset_key(key),
+                metadata={"dagster/row_count": rows} if rows is not None else {},
+            )
+
+
+def _counted(events: Iterator[Any], counts: dict[str, int]) -> Iterator[Any]:
+    for event in events:
         if isinstance(event, dg.Output):
-            models += 1
+            counts["models"] += 1
         elif isinstance(event, dg.AssetCheckResult):
-            tests += 1
-            failed_tests += not event.passed
+            counts["tests"] += 1
+            counts["failed"] += not event.passed
         yield event
-    target = Path(invocation.target_path)
-    _keep_partial_parse(target)
-    _prune_targets(target)
-    context.log.info(f"dbt built {models} models and seeds; {tests} tests, {failed_tests} failed")
-    failures = [] if invocation.is_successful() else dbt_failures(target / "dbt.log")
-    if failures:
-        more = f" (and {len(failures) - 1} more; see {target / 'dbt.log'})" if len(failures) > 1 else ""
-        raise TransformError(f"dbt {failures[0]}{more}")
-    if not invocation.is_successful():
-        raise TransformError(f"dbt build failed without naming a node; see {target / 'dbt.log'}")
+
+
+def _log_counts(context: dg.AssetExecutionContext, counts: dict[str, int]) -> None:
+    context.log.info(
+        f"dbt built {counts['models']} models and seeds; {counts['tests']} tests, {counts['failed']} failed"
+    )
 
 
 def _stream_with_row_counts(invocation: DbtCliInvocation, context: dg.AssetExecutionContext) -> Iterator[Any]:
