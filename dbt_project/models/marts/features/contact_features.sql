@@ -2,8 +2,8 @@
 -- One row per CRM contact (B2C persons and the contacts at B2B accounts): the people who use and hear
 -- from us, as opposed to the customers who pay (dim_customers). Demographics, the account's
 -- firmographics for B2B contacts, the contact's own consent, channel preference and engagement as of
--- the as-of date (fct_interactions holds nothing after it). Channel preference and engagement use
--- the same macros as customer_behaviour, so the scores are on the same scale.
+-- the as-of date (int_interactions_windowed holds nothing after it). Channel preference and engagement
+-- use the same windows and macros as customer_behaviour, so the scores are on the same scale.
 
 with
 
@@ -34,29 +34,17 @@ accounts as (
 
 interactions as (
 
+    -- attribution, is_response and the 90/365-day windows: int_interactions_windowed
     select
         contact_id,
         interaction_type,
-        channel,
         occurred_at,
-        is_response
-    from {{ ref('fct_interactions') }}
+        in_90d,
+        in_365d,
+        response_days_ago_90d,
+        response_channel
+    from {{ ref('int_interactions_windowed') }}
     where contact_id is not null
-
-),
-
-classified as (
-
-    select
-        contact_id,
-        interaction_type,
-        occurred_at,
-        {%- for window in windows %}
-        occurred_at >= {{ dbt.dateadd('day', 1 - window, as_of_date()) }} as in_{{ window }}d,
-        {%- endfor %}
-        {{ response_days_ago_90d('occurred_at', 'is_response') }} as response_days_ago_90d,
-        {{ response_channel('interaction_type', 'channel', 'is_response') }} as response_channel
-    from interactions
 
 ),
 
@@ -75,7 +63,7 @@ aggregated as (
         {{ count_where("in_365d and response_channel = 'phone'") }} as phone_responses_365d,
         {{ count_where("in_365d and response_channel = 'sms'") }} as sms_responses_365d,
         {{ weighted_responses_90d('response_days_ago_90d') }} as weighted_responses_90d
-    from classified
+    from interactions
     group by contact_id
 
 ),

@@ -1,7 +1,8 @@
 {%- set channels = ['email', 'web', 'phone', 'meeting', 'sms'] -%}
 {%- set windows = [30, 90, 365] -%}
 -- One row per dim_customers customer: interaction counts and engagement as of the as-of date.
--- A window of N days is the N calendar days ending on (and including) the as-of date.
+-- A window of N days is the N calendar days ending on (and including) the as-of date; the windows
+-- each interaction falls in come from int_interactions_windowed.
 
 with
 
@@ -13,34 +14,19 @@ customers as (
 
 interactions as (
 
+    -- attribution, is_response and the 30/90/365-day windows: int_interactions_windowed
     select
         customer_id,
         interaction_type,
         channel,
         occurred_at,
-        is_response
-    from {{ ref('fct_interactions') }}
+        in_30d,
+        in_90d,
+        in_365d,
+        response_days_ago_90d,
+        response_channel
+    from {{ ref('int_interactions_windowed') }}
     where customer_id is not null
-
-),
-
-classified as (
-
-    -- windows as timestamp comparisons against constants (cheap on ~20 rows per customer);
-    -- days_ago is only computed for the responses of the last 90 days (engagement weights)
-    select
-        customer_id,
-        interaction_type,
-        channel,
-        occurred_at,
-        is_response,
-        {%- for window in windows %}
-        occurred_at >= {{ dbt.dateadd('day', 1 - window, as_of_date()) }} as in_{{ window }}d,
-        {%- endfor %}
-        {{ response_days_ago_90d('occurred_at', 'is_response') }} as response_days_ago_90d,
-        -- the channel a response shows the customer reacts on
-        {{ response_channel('interaction_type', 'channel', 'is_response') }} as response_channel
-    from interactions
 
 ),
 
@@ -65,7 +51,7 @@ aggregated as (
         {{ count_where("in_365d and response_channel = 'phone'") }} as phone_responses_365d,
         {{ count_where("in_365d and response_channel = 'sms'") }} as sms_responses_365d,
         {{ weighted_responses_90d('response_days_ago_90d') }} as weighted_responses_90d
-    from classified
+    from interactions
     group by customer_id
 
 ),
