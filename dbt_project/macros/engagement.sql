@@ -1,5 +1,6 @@
-{#- Channel preference and engagement, shared by customer_behaviour (per customer) and contact_features
-    (per CRM contact) so both are on the same scale. -#}
+{#- Channel preference and engagement: a response's channel and age are computed once per interaction
+    (int_interactions_windowed); the aggregates are shared by customer_behaviour (per customer) and
+    contact_features (per CRM contact) so both are on the same scale. -#}
 
 {#- The marketing channels a next action can use (consent-governed; see the landing contract). -#}
 {% macro marketing_channels() -%}

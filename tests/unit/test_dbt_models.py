@@ -14,6 +14,7 @@ from segments.dbt_manifest import ensure_manifest
 # model: (key column, the model whose test covers it). Each row says why in the model's YAML description.
 KEY_TESTED_ON = {
     "stg_crm__interactions": ("interaction_id", "fct_interactions"),
+    "int_interactions_windowed": ("interaction_id", "fct_interactions"),
     "stg_sales__order_lines": ("order_line_id", "fct_order_lines"),
     "int_order_lines_valued": ("order_line_id", "fct_order_lines"),
     "int_orders_identity_matched": ("order_id", "fct_orders"),
