@@ -14,7 +14,22 @@ transforms below add what PostgreSQL 15 lacks and sqlglot leaves as is:
 - ``rowid`` (the order rows were written in, as the pipeline uses it: to order an append-only table's rows):
   ``ctid``, their place in the table, which is that order for a table rows are only ever appended to;
 - a derived table without an alias (PostgreSQL 15 requires one, DuckDB and sqlglot's QUALIFY rewrite omit it)
-  gets ``_subquery_<n>``.
+  gets ``_subquery_<n>``;
+- ``json_object(k, v, ...)``: the text DuckDB writes for it, character for character (key order, number
+  formatting, escapes), concatenated from ``segments.json_text(x)`` per key and value (``engines.functions``:
+  one overload per type, so PostgreSQL picks the rendering from the argument's type);
+- ``CAST('0x' || hex AS UBIGINT)`` (DuckDB reads hexadecimal text as an unsigned integer): for
+  ``substr(x, 1, n)`` with n <= 15, ``CAST(CAST('x' || lpad(hex, n, '0') AS BIT(4n)) AS BIGINT)``; otherwise
+  the 64 bits as an unsigned NUMERIC; a cast to HUGEINT, UHUGEINT or any other UBIGINT / UINTEGER: NUMERIC;
+- ``round(x)`` / ``round(x, n)``: ``segments.round``, DuckDB's rounding (half away from zero; PostgreSQL
+  rounds a double half to even and has no ``round(double, integer)``);
+- ``ends_with(a, b)``: ``right(a, length(b)) = b``; ``contains(a, b)``: ``strpos(a, b) > 0``;
+- ``GROUP BY ALL``: the positions of the projections that read a column and hold no aggregate.
+
+Semantics sqlglot already keeps: ``/`` divides as DuckDB does (a double, never integer division: the left side
+is cast to double precision), and ``ORDER BY`` keeps DuckDB's NULL placement (``NULLS LAST`` written out where
+PostgreSQL would put NULLs first). Not translated, so PostgreSQL refuses them rather than answering
+differently: ``%`` on doubles, ``try_cast`` (a plain cast, which raises on a bad value).
 """
 
 from __future__ import annotations
@@ -23,6 +38,8 @@ from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp, transforms
+
+from segments.engines.functions import JSON_TEXT, ROUND
 
 __all__ = ["ANY_VALUE", "ANY_VALUE_DDL", "to_postgres"]
 
@@ -56,7 +73,128 @@ def _postgres_15(node: exp.Expression) -> exp.Expression:
         return exp.Paren(
             this=exp.EQ(this=node.this, expression=exp.cast(exp.Literal.string("NaN"), "double"))
         )
+    return _like_duckdb(node)
+
+
+def _translated(node: exp.Expression) -> exp.Expression:
+    """A part moved into a new node: the transforms do not revisit a node they replaced, so its parts get
+    them here."""
+    return node.copy().transform(_postgres_15)
+
+
+_UNSIGNED = (exp.DataType.Type.UBIGINT, exp.DataType.Type.UINT)
+_WIDE = (*_UNSIGNED, exp.DataType.Type.INT128, exp.DataType.Type.UINT128)
+
+
+def _like_duckdb(node: exp.Expression) -> exp.Expression:
+    """Functions PostgreSQL has with other semantics, or lacks (see the module's docstring)."""
+    if isinstance(node, exp.JSONObject):
+        return _json_text(node)
+    if isinstance(node, exp.Cast) and node.to.this in _WIDE:
+        hexadecimal = _hex_digits(node.this) if node.to.this in _UNSIGNED else None
+        if hexadecimal is not None:
+            return _unsigned_from_hex(hexadecimal)
+        node.set("to", exp.DataType.build("NUMERIC"))  # in place: its operand still gets the transforms
+        return node
+    if isinstance(node, exp.Round):
+        arguments = [node.this] + ([node.args["decimals"]] if node.args.get("decimals") else [])
+        return exp.Anonymous(this=ROUND, expressions=[_translated(a) for a in arguments])
+    if isinstance(node, exp.EndsWith):
+        text, suffix = _translated(node.this), _translated(node.expression)
+        length = exp.Anonymous(this="length", expressions=[suffix.copy()])
+        return exp.Paren(
+            this=exp.EQ(this=exp.Anonymous(this="right", expressions=[text, length]), expression=suffix)
+        )
+    if isinstance(node, exp.Contains):
+        position = exp.Anonymous(
+            this="strpos", expressions=[_translated(node.this), _translated(node.expression)]
+        )
+        return exp.Paren(this=exp.GT(this=position, expression=exp.Literal.number(0)))
+    if (
+        isinstance(node, exp.Select)
+        and isinstance(node.args.get("group"), exp.Group)
+        and node.args["group"].args.get("all")
+    ):
+        positions = [
+            exp.Literal.number(n)
+            for n, projection in enumerate(node.expressions, start=1)
+            if projection.find(exp.Column) and not _aggregates(projection)
+        ]
+        node.set("group", exp.Group(expressions=positions) if positions else None)
     return node
+
+
+def _aggregates(projection: exp.Expression) -> bool:
+    return any(not agg.find_ancestor(exp.Window) for agg in projection.find_all(exp.AggFunc))
+
+
+def _json_text(node: exp.JSONObject) -> exp.Expression:
+    parts: list[exp.Expression] = [exp.Literal.string("{")]
+    for n, pair in enumerate(node.expressions):
+        if not isinstance(pair, exp.JSONKeyValue):
+            raise ValueError(f"json_object takes key, value pairs, not {pair.sql(dialect='duckdb')}")
+        if n:
+            parts.append(exp.Literal.string(","))
+        parts.append(exp.Anonymous(this=JSON_TEXT, expressions=[_translated(pair.this)]))
+        parts.append(exp.Literal.string(":"))
+        parts.append(exp.Anonymous(this=JSON_TEXT, expressions=[_translated(pair.expression)]))
+    parts.append(exp.Literal.string("}"))
+    text = parts[0]
+    for part in parts[1:]:
+        text = exp.DPipe(this=text, expression=part, safe=True)
+    return exp.Paren(this=text)
+
+
+def _hex_digits(node: exp.Expression) -> exp.Expression | None:
+    """``hex`` of ``'0x' || hex``, else None."""
+    if isinstance(node, exp.DPipe) and isinstance(node.this, exp.Literal) and node.this.this == "0x":
+        return node.expression
+    return None
+
+
+def _unsigned_from_hex(hexadecimal: exp.Expression) -> exp.Expression:
+    digits = hexadecimal.args.get("length") if isinstance(hexadecimal, exp.Substring) else None
+    start = hexadecimal.args.get("start") if isinstance(hexadecimal, exp.Substring) else None
+    text = _translated(hexadecimal)
+    if (
+        isinstance(digits, exp.Literal)
+        and not digits.is_string
+        and isinstance(start, exp.Literal)
+        and start.this == "1"
+        and 1 <= int(digits.this) <= 15
+    ):  # substr(md5(...), 1, n): n hex digits, whose bits fit a bigint's 63
+        width = int(digits.this)  # lpad: a cast to bit(4n) would pad a shorter text on the right
+        padded = exp.Anonymous(
+            this="lpad", expressions=[text, exp.Literal.number(width), exp.Literal.string("0")]
+        )
+        bits = exp.cast(
+            exp.DPipe(this=exp.Literal.string("x"), expression=padded, safe=True), _bit(4 * width)
+        )
+        return exp.cast(bits, exp.DataType.build("BIGINT"))
+    padded = exp.Anonymous(this="lpad", expressions=[text, exp.Literal.number(16), exp.Literal.string("0")])
+    signed = exp.cast(
+        exp.cast(exp.DPipe(this=exp.Literal.string("x"), expression=padded, safe=True), _bit(64)),
+        exp.DataType.build("BIGINT"),
+    )
+    as_numeric = exp.cast(signed, exp.DataType.build("NUMERIC"))
+    return exp.Paren(
+        this=exp.Add(
+            this=as_numeric,
+            expression=exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.LT(this=signed.copy(), expression=exp.Literal.number(0)),
+                        true=exp.Literal.number(2**64),
+                    )
+                ],
+                default=exp.Literal.number(0),
+            ),
+        )
+    )
+
+
+def _bit(width: int) -> exp.DataType:
+    return exp.DataType.build(f"BIT({width})", dialect="postgres")
 
 
 def _alias_derived_tables(tree: exp.Expression) -> exp.Expression:

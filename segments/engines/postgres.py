@@ -7,14 +7,19 @@ to the server as parameters, and a registered Arrow table or data frame becomes 
 COPY. Transactions are the statements' own (``begin`` / ``commit`` / ``rollback``), as on DuckDB: the
 connection runs in autocommit mode, so a statement outside ``begin`` ... ``commit`` commits by itself.
 
+An INSERT, UPDATE or DELETE returns one row, the number of rows it wrote, as on DuckDB. The session writes
+doubles with their shortest exact digits (``extra_float_digits = 1``, PostgreSQL's default, set in case the
+server's configuration lowers it): what psycopg reads and ``segments.json_text`` renders depend on it.
+
 Errors come out as ``segments.engines.PostgresError``, with the server's message.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 import pyarrow as pa
@@ -73,38 +78,45 @@ def postgres_type(field_type: pa.DataType) -> str:
     return "text"
 
 
+_WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE")
+
+
 class Result:
-    """What ``execute`` returns: the rows of the last statement, fetched as DuckDB's results are."""
+    """What ``execute`` returns: the rows of the last statement, fetched as DuckDB's results are (a write's
+    one row is its row count)."""
 
     def __init__(self, cursor: psycopg.Cursor):
         self._cursor = cursor
+        status = cursor.statusmessage or ""
+        self._count = (
+            [(cursor.rowcount,)]
+            if cursor.description is None and status.startswith(_WRITES) and cursor.rowcount >= 0
+            else None
+        )
 
     @property
     def description(self):
         return self._cursor.description
 
     def fetchall(self) -> list[tuple]:
+        if self._count is not None:
+            rows, self._count = self._count, []
+            return rows
         return self._cursor.fetchall() if self._cursor.description else []
 
     def fetchone(self) -> tuple | None:
+        if self._count is not None:
+            rows = self.fetchall()
+            return rows[0] if rows else None
         return self._cursor.fetchone() if self._cursor.description else None
 
     def fetchmany(self, size: int = 1) -> list[tuple]:
+        if self._count is not None:
+            return self.fetchall()[:size]
         return self._cursor.fetchmany(size) if self._cursor.description else []
 
     def to_arrow_table(self) -> pa.Table:
-        description = self._cursor.description or []
-        rows = self.fetchall()
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in description]
-        return pa.table(
-            {
-                column.name: pa.array(
-                    [float(v) if v is not None and column.type_code == 1700 else v for v in values],
-                    type=arrow_type(column.type_code),
-                )
-                for column, values in zip(description, columns, strict=True)
-            }
-        )
+        return _arrow(self._cursor.description or [], self.fetchall())
 
     arrow = to_arrow_table
 
@@ -112,6 +124,19 @@ class Result:
         return self.to_arrow_table().to_pandas()
 
     fetchdf = df
+
+
+def _arrow(description, rows: list[tuple]) -> pa.Table:
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in description]
+    return pa.table(
+        {
+            column.name: pa.array(
+                [float(v) if v is not None and column.type_code == 1700 else v for v in values],
+                type=arrow_type(column.type_code),
+            )
+            for column, values in zip(description, columns, strict=True)
+        }
+    )
 
 
 class PostgresConnection:
@@ -124,6 +149,7 @@ class PostgresConnection:
             self._con = psycopg.connect(dsn, autocommit=True, application_name=application_name)
         except psycopg.Error as exc:
             raise PostgresError(f"cannot connect to PostgreSQL ({_error(exc)})") from None
+        self._con.execute("set extra_float_digits = 1")  # shortest exact digits (see the module's docstring)
         if read_only:
             self._con.execute("set default_transaction_read_only = on")
         self._registered: set[str] = set()
@@ -155,6 +181,21 @@ class PostgresConnection:
         try:
             with self._con.cursor() as cursor:
                 cursor.executemany(statement, [tuple(row) for row in rows])
+        except psycopg.Error as exc:
+            raise _error(exc) from None
+
+    def arrow_batches(self, sql: str, *, rows: int = 100_000) -> Iterator[pa.Table]:
+        """A query's result in tables of up to ``rows`` rows, read through a server-side cursor, so a large
+        result never sits in memory whole. Only inside a transaction (``begin`` ... ``commit``): the cursor
+        lives until it ends."""
+        (statement,) = to_postgres(sql)
+        try:
+            with self._con.cursor(name=f"segments_{uuid4().hex}") as cursor:
+                cursor.execute(statement)
+                while batch := cursor.fetchmany(rows):
+                    yield _arrow(cursor.description, batch)
+                if cursor.description is not None and cursor.rownumber == 0:
+                    yield _arrow(cursor.description, [])
         except psycopg.Error as exc:
             raise _error(exc) from None
 
