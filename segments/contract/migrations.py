@@ -20,9 +20,10 @@ from importlib import metadata
 
 import duckdb
 
-from segments.contract.tables import DDL, HISTORY_VIEW, KEYS, TABLES, columns, key_sql
+from segments.contract.tables import DDL, HISTORY_VIEW, KEYS, TABLES, UPDATED_AT, columns, key_sql
 from segments.engines import dialect_of
 from segments.engines.dialect import ANY_VALUE_DDL
+from segments.engines.functions import FUNCTIONS_DDL
 from segments.errors import SegmentsError
 
 MIGRATIONS_TABLE = "segments.schema_migrations"
@@ -109,12 +110,45 @@ def _tables_up_to_date(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(HISTORY_VIEW)
 
 
+# --- 2: updated_at beside each published key; PostgreSQL's functions for DuckDB's semantics ---------------
+# Rows published before it get the best time on record: a customer_segments row the time of its key's latest
+# history entry (history gets an entry whenever segment, rule, action, channel, version or arm changes), else
+# its assigned_at; history entries and changes their recorded_at.
+
+
+def _updated_at(con: duckdb.DuckDBPyConnection) -> None:
+    if dialect_of(con) == "postgres":  # what the SQL generated for PostgreSQL calls (engines.functions)
+        for statement in FUNCTIONS_DDL:
+            con.raw.execute(statement)
+    for table in KEYS:
+        con.execute(f"alter table {table} add column if not exists {UPDATED_AT} timestamptz")
+    con.execute(
+        f"""update segments.customer_segments set {UPDATED_AT} = latest.recorded_at
+        from (select scheme, entity_id, max(recorded_at) as recorded_at from segments.segment_history_entries
+              group by scheme, entity_id) latest
+        where customer_segments.{UPDATED_AT} is null and latest.scheme = customer_segments.scheme
+          and latest.entity_id = customer_segments.entity_id"""
+    )
+    con.execute(
+        f"update segments.customer_segments set {UPDATED_AT} = assigned_at where {UPDATED_AT} is null"
+    )
+    for table in ("segments.segment_history_entries", "segments.segment_changes"):
+        con.execute(f"update {table} set {UPDATED_AT} = recorded_at where {UPDATED_AT} is null")
+    con.execute(HISTORY_VIEW)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
         "the tables of the releases before schema versions, brought up to date",
         _tables_up_to_date,
         transactional=False,  # alters tables, then backfills them; idempotent
+    ),
+    Migration(
+        2,
+        "updated_at on customer_segments, segment_history and segment_changes (for tools that sync changed rows)",
+        _updated_at,
+        transactional=False,  # adds columns, then fills them (DuckDB: not in one transaction); idempotent
     ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -46,13 +46,15 @@ DDL: dict[str, str] = {
     # customer_id is the buying unit (for a contact: its account, or the person itself for B2C);
     # entity/entity_id is what the scheme segments (customer, account or contact).
     # evidence: JSON of the values of every column the scheme's rules read, for this entity in this run.
+    # updated_at: when the row's published values last changed (see UPDATED_AT).
     "segments.customer_segments": """
         customer_id varchar not null, scheme varchar not null, segment varchar not null,
         rule_id varchar not null, next_action varchar not null, action_channel varchar not null,
         action_owner varchar not null, action_priority integer not null, rule_version varchar not null,
         rules_sha256 varchar not null, run_id varchar not null, as_of date not null,
         assigned_at timestamptz not null, entity varchar not null, entity_id varchar not null,
-        experiment varchar, arm varchar not null, evidence varchar, segment_key varchar not null""",
+        experiment varchar, arm varchar not null, evidence varchar, segment_key varchar not null,
+        updated_at timestamptz""",
     # Every rule version the job has seen in the rules folder (validated), used or not yet (first_used_*
     # NULL: e.g. a file whose effective_from is still in the future). role: champion | challenger.
     "segments.rule_versions": """
@@ -69,12 +71,13 @@ DDL: dict[str, str] = {
         next_action varchar, action_channel varchar, rule_version varchar not null,
         rules_sha256 varchar not null, valid_from date not null, run_id varchar not null,
         recorded_at timestamptz not null, entity varchar not null, entity_id varchar not null,
-        experiment varchar, arm varchar, evidence varchar, history_key varchar not null""",
+        experiment varchar, arm varchar, evidence varchar, history_key varchar not null,
+        updated_at timestamptz""",
     "segments.segment_changes": """
         run_id varchar not null, as_of date not null, customer_id varchar not null, scheme varchar not null,
         change varchar not null, from_segment varchar, to_segment varchar, rule_version varchar not null,
         recorded_at timestamptz not null, entity varchar not null, entity_id varchar not null,
-        change_key varchar not null""",
+        change_key varchar not null, updated_at timestamptz""",
     # One row per published run (and per failed run: status 'failed', with the reason).
     # input_fingerprint: sha256 over the loaded landing files' sha256s; output_fingerprint: order-independent
     # hash of the published assignments without run id and timestamps (same inputs + version -> same value).
@@ -124,7 +127,7 @@ create or replace view segments.segment_history as
 select customer_id, scheme, segment, rule_id, next_action, action_channel, rule_version, rules_sha256,
        valid_from,
        lead(valid_from) over (partition by scheme, entity_id order by valid_from, recorded_at) as valid_to,
-       run_id, recorded_at, entity, entity_id, experiment, arm, evidence, history_key
+       run_id, recorded_at, entity, entity_id, experiment, arm, evidence, history_key, updated_at
 from segments.segment_history_entries
 """
 
@@ -142,6 +145,17 @@ KEYS = {
     "segments.segment_history_entries": ("history_key", ("scheme", "entity_id", "valid_from")),
     "segments.segment_changes": ("change_key", ("run_id", "scheme", "entity_id")),
 }
+# updated_at, beside each key: a tool that copies the published rows elsewhere (reverse ETL) asks for the rows
+# with updated_at after its last sync. A customer_segments row gets the publish time when a value in
+# UPDATED_WHEN differs from the row it replaces (or it is new), else keeps its updated_at: run_id, as_of,
+# assigned_at and evidence change every night and are provenance, not news. History entries and changes
+# are written once (a same-day rerun replaces its day's entries, with a new updated_at).
+UPDATED_AT = "updated_at"
+UPDATED_WHEN = (
+    "customer_id", "segment", "rule_id", "next_action", "action_channel", "action_owner", "action_priority",
+    "rule_version", "rules_sha256", "entity", "experiment", "arm",
+)  # fmt: skip
+
 # Primary keys the snapshot declares (DuckDB checks them while the file is written). The KEYS columns are unique
 # by construction (the audit, same-day replacement) but not declared: DuckDB's index on 6M md5 keys made the
 # snapshot 4x larger (127 -> 550 MiB) and its export 50 s slower, more than the whole publish takes at 1M.

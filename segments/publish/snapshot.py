@@ -1,5 +1,10 @@
 """The read-only snapshot file tools read (``published/segments.duckdb``): schema ``segments`` exported to a new
-file and renamed into place, after every publish and after a failed run (so its ``runs`` list that run too)."""
+file and renamed into place, after every publish and after a failed run (so its ``runs`` list that run too).
+
+On PostgreSQL the file is the export of the published tables for tools that read DuckDB files: each table is
+read in one REPEATABLE READ transaction (all tables as of one moment), through a server-side cursor in
+batches of Arrow tables, into a new DuckDB file with the types the DuckDB warehouse would have given it.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,9 @@ import duckdb
 
 from segments.contract import migrate
 from segments.contract.tables import SNAPSHOT_KEYS
+from segments.engines import dialect_of, duckdb_type_name
 from segments.errors import PublishError
-from segments.warehouse import quote_literal
+from segments.warehouse import quote_ident, quote_literal
 
 SNAPSHOT_TABLES = (
     "customer_segments",
@@ -45,6 +51,14 @@ def export_snapshot(
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    if dialect_of(con) == "postgres":
+        try:
+            _export_from_postgres(con, tmp, run_id=run_id, refreshed_at=refreshed_at or datetime.now(UTC))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, path)
+        return
     alias = "segments_snapshot"
     con.execute(f"attach {quote_literal(str(tmp))} as {alias}")
     try:
@@ -67,6 +81,42 @@ def export_snapshot(
         raise
     con.execute(f"detach {alias}")
     os.replace(tmp, path)
+
+
+def _export_from_postgres(con, tmp: Path, *, run_id: str, refreshed_at: datetime) -> None:
+    snapshot = duckdb.connect(str(tmp))
+    con.raw.execute("begin isolation level repeatable read read only")
+    try:
+        for table in SNAPSHOT_TABLES:
+            columns = con.execute(
+                """select column_name, data_type from information_schema.columns
+                   where table_schema = 'segments' and table_name = ? order by ordinal_position""",
+                [table],
+            ).fetchall()
+            names = ", ".join(quote_ident(name) for name, _ in columns)
+            snapshot.execute(
+                f"create table main.{table} ("
+                + ", ".join(f"{quote_ident(name)} {duckdb_type_name(type_)}" for name, type_ in columns)
+                + ")"
+            )
+            for batch in con.arrow_batches(f"select {names} from segments.{table}"):
+                snapshot.register("snapshot_batch", batch)
+                snapshot.execute(f"insert into main.{table} select * from snapshot_batch")
+                snapshot.unregister("snapshot_batch")
+            if table in SNAPSHOT_KEYS:
+                snapshot.execute(f"alter table main.{table} add primary key ({SNAPSHOT_KEYS[table]})")
+        row = con.execute(
+            """select run_id, as_of, rule_version, rules_sha256, published_at, customers
+            from segments.runs where run_id = ? and status = 'published'""",
+            [run_id],
+        ).fetchone()
+        if row is None:
+            raise PublishError(f"run {run_id} is not a published run; the snapshot was left as it was")
+        snapshot.execute(f"create table main.published_run ({PUBLISHED_RUN})")
+        snapshot.execute("insert into main.published_run values (?, ?, ?, ?, ?, ?, ?)", [*row, refreshed_at])
+    finally:
+        con.raw.execute("rollback")  # it only read
+        snapshot.close()
 
 
 def refresh_snapshot_runs(

@@ -11,7 +11,6 @@ A reader of the warehouse sees the previous run or the new one, never a mix; a r
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from collections.abc import Sequence
@@ -22,22 +21,24 @@ from pathlib import Path
 import duckdb
 
 from segments.contract import migrate
-from segments.contract.tables import key_sql
+from segments.contract.tables import UPDATED_AT, UPDATED_WHEN, key_sql
 from segments.errors import PublishError
+from segments.publish.fingerprints import FINGERPRINTED, input_fingerprint, output_fingerprint
 from segments.publish.snapshot import export_snapshot
-from segments.rules import RuleSet, load_rule_file
+from segments.rules import OUTPUT_COLUMNS, RuleSet, load_rule_file
 from segments.warehouse import table_exists
+
+__all__ = [  # the fingerprints live in their own module; their names stay importable from here
+    "FINGERPRINTED", "STAGED", "PublishResult", "RuleVersionInfo", "audit_staged", "check_rule_version_unchanged",
+    "input_fingerprint", "next_actions", "output_fingerprint", "publish", "record_failed_run",
+    "recorded_rule_version", "segment_sizes",
+]  # fmt: skip
 
 STAGED = "segments_staging.customer_segments"
 CLV_FIT = "marts.clv_fit"  # dbt keeps one row per model and as-of date
 
 # Columns whose change makes a new history entry.
 TRACKED = ("segment", "rule_id", "next_action", "action_channel", "rule_version", "arm")
-# What the output fingerprint covers: everything a reader acts on, not run id, timestamps or evidence.
-FINGERPRINTED = (
-    "entity", "entity_id", "customer_id", "scheme", "segment", "rule_id", "next_action", "action_channel",
-    "action_owner", "action_priority", "rule_version", "rules_sha256", "experiment", "arm", "as_of",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -138,34 +139,6 @@ def audit_staged(con: duckdb.DuckDBPyConnection, *, expected: dict[str, str], ru
     return problems
 
 
-def output_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    """Order-independent sha256 of an assignments table (the columns of :data:`FINGERPRINTED`).
-
-    Each row is hashed (md5 of its values joined by a unit separator); the sum of the first 64 bits of the
-    row hashes and the row count are hashed again. Same rows, in any order -> same value.
-    """
-    row = (
-        "concat_ws(chr(31), "
-        + ", ".join(f"coalesce(cast({c} as varchar), chr(0))" for c in FINGERPRINTED)
-        + ")"
-    )
-    count, total = con.execute(
-        f"select count(*), coalesce(sum(cast(cast('0x' || substr(md5({row}), 1, 16) as ubigint) as hugeint)), 0) "
-        f"from {table}"
-    ).fetchone()
-    return hashlib.sha256(f"{count}:{total}".encode()).hexdigest()
-
-
-def input_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
-    """sha256 over the sha256 of the landing file each raw table was last loaded from (None: no loads table)."""
-    if not table_exists(con, "raw._loads"):
-        return None
-    rows = con.execute(
-        "select entity, arg_max(sha256, loaded_at) from raw._loads group by entity order by entity"
-    ).fetchall()
-    return hashlib.sha256("".join(f"{e}:{h}\n" for e, h in rows).encode()).hexdigest()
-
-
 def publish(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -225,11 +198,11 @@ def publish(
                         when s.entity_id is null then 'left'
                         else 'moved' end,
                    p.segment, s.segment, ?, ?, coalesce(s.entity, p.entity), coalesce(s.entity_id, p.entity_id),
-                   {key_sql("?", "coalesce(s.scheme, p.scheme)", "coalesce(s.entity_id, p.entity_id)")}
+                   {key_sql("?", "coalesce(s.scheme, p.scheme)", "coalesce(s.entity_id, p.entity_id)")}, ?
             from {STAGED} s
             full outer join segments.customer_segments p using ({key})
             where s.segment is distinct from p.segment""",
-            [run_id, as_of, rules.version, published_at, run_id],
+            [run_id, as_of, rules.version, published_at, run_id, published_at],
         ).fetchone()[0]
         latest = f"""(select * from segments.segment_history_entries
                      qualify row_number() over (partition by {key}
@@ -238,19 +211,19 @@ def publish(
             f"""insert into segments.segment_history_entries
             select s.customer_id, s.scheme, s.segment, s.rule_id, s.next_action, s.action_channel,
                    s.rule_version, s.rules_sha256, ?, ?, ?, s.entity, s.entity_id, s.experiment, s.arm,
-                   s.evidence, {key_sql("s.scheme", "s.entity_id", "?")}
+                   s.evidence, {key_sql("s.scheme", "s.entity_id", "?")}, ?
             from {STAGED} s left join {latest} h using ({key})
             where h.entity_id is null or {tracked_differs}""",
-            [as_of, run_id, published_at, as_of],
+            [as_of, run_id, published_at, as_of, published_at],
         ).fetchone()[0]
         departed = con.execute(
             f"""insert into segments.segment_history_entries
             select h.customer_id, h.scheme, null, null, null, null, ?, ?, ?, ?, ?, h.entity, h.entity_id,
-                   null, null, null, {key_sql("h.scheme", "h.entity_id", "?")}
+                   null, null, null, {key_sql("h.scheme", "h.entity_id", "?")}, ?
             from {latest} h
             where h.segment is not null and not exists
                 (select 1 from {STAGED} s where s.entity_id = h.entity_id and s.scheme = h.scheme)""",
-            [rules.version, rules.sha256, as_of, run_id, published_at, as_of],
+            [rules.version, rules.sha256, as_of, run_id, published_at, as_of, published_at],
         ).fetchone()[0]
         _record_versions(con, [*seen_versions, rules, *([challenger] if challenger else [])], published_at)
         for used in [rules, *([challenger] if challenger else [])]:
@@ -266,11 +239,7 @@ def publish(
                 where not exists (select 1 from segments.rule_version_impact where rule_version = ?)""",
                 [rules.version, run_id, as_of, rules.version],
             )
-        con.execute("delete from segments.customer_segments")
-        assignments = con.execute(
-            f"""insert into segments.customer_segments by name
-            select *, {key_sql("scheme", "entity_id")} as segment_key from {STAGED}"""
-        ).fetchone()[0]
+        assignments = _swap_assignments(con, run_id, published_at)
         customers = con.execute(
             "select count(distinct customer_id) from segments.customer_segments"
         ).fetchone()[0]
@@ -312,6 +281,29 @@ def publish(
     return PublishResult(
         run_id, as_of, assignments, customers, changes, entered + departed, snapshot_path, fingerprint, inputs
     )
+
+
+def _swap_assignments(con: duckdb.DuckDBPyConnection, run_id: str, published_at: datetime) -> int:
+    """The staged assignments in, the previous run's out, inside the caller's transaction: the new rows are
+    inserted first (each keeps the updated_at of the row it replaces unless a value in UPDATED_WHEN differs),
+    then the previous run's rows are deleted. Row locks only: on PostgreSQL, INSERT and DELETE take ROW
+    EXCLUSIVE on the table, which does not conflict with a reader's ACCESS SHARE, so readers never wait, and
+    MVCC shows each of their statements the rows committed when it started: the previous run's until COMMIT,
+    the new run's after (TRUNCATE, DROP or a rename swap would take ACCESS EXCLUSIVE and make readers wait for
+    the job's commit). A run id is published once (segments.runs' primary key), so the previous rows are
+    exactly those of another run id."""
+    columns = [*OUTPUT_COLUMNS, "segment_key", UPDATED_AT]
+    changed = " or ".join(f"s.{c} is distinct from p.{c}" for c in UPDATED_WHEN)
+    assignments = con.execute(
+        f"""insert into segments.customer_segments ({", ".join(columns)})
+        select {", ".join(f"s.{c}" for c in OUTPUT_COLUMNS)}, {key_sql("s.scheme", "s.entity_id")},
+               case when p.entity_id is null or {changed} then cast(? as timestamptz) else p.{UPDATED_AT} end
+        from {STAGED} s left join segments.customer_segments p
+            on p.scheme = s.scheme and p.entity_id = s.entity_id and p.run_id <> ?""",
+        [published_at, run_id],
+    ).fetchone()[0]
+    con.execute("delete from segments.customer_segments where run_id <> ?", [run_id])
+    return assignments
 
 
 RUN_COLUMNS = (

@@ -28,7 +28,7 @@ RULES = RuleVersionInfo("v1", "a" * 64, "v1.yaml", "version: v1", date(2026, 1, 
 def stage(con, run_id: str, as_of: date, segments: dict[str, str], rules: RuleVersionInfo = RULES) -> None:
     migrate(con)
     con.execute(
-        f"create or replace table {STAGED} as select * exclude (segment_key) from segments.customer_segments limit 0"
+        f"create or replace table {STAGED} as select * exclude (segment_key, updated_at) from segments.customer_segments limit 0"
     )
     for customer, segment in segments.items():
         con.execute(
@@ -137,7 +137,7 @@ def test_snapshot_is_a_separate_file_replaced_atomically(tmp_path):
     assert columns("customer_segments") == [
         "customer_id", "scheme", "segment", "rule_id", "next_action", "action_channel", "action_owner",
         "action_priority", "rule_version", "rules_sha256", "run_id", "as_of", "assigned_at", "entity",
-        "entity_id", "experiment", "arm", "evidence", "segment_key",
+        "entity_id", "experiment", "arm", "evidence", "segment_key", "updated_at",
     ]  # fmt: skip
     assert columns("rule_versions") == [
         "rule_version", "rules_sha256", "file_name", "file_text", "effective_from", "author", "description",
@@ -510,7 +510,8 @@ def test_an_older_warehouse_gets_keys_and_zoned_timestamps(tmp_path):
     con.execute("create schema segments")
     for table, ddl in DDL.items():  # the release before: naive timestamps, no key columns
         key = KEYS.get(table, ("-",))[0]
-        old = ddl.replace("timestamptz", "timestamp").replace(f", {key} varchar not null", "")
+        old = ddl.replace(",\n        updated_at timestamptz", "").replace(", updated_at timestamptz", "")
+        old = old.replace("timestamptz", "timestamp").replace(f", {key} varchar not null", "")
         con.execute(f"create table {table} ({old})")
     assert "key" not in " ".join(r[0] for r in con.execute("describe segments.customer_segments").fetchall())
     # two runs on one day (r0, then r0b an hour later) left a zero-length entry in history
