@@ -1,5 +1,5 @@
 """The ``segments`` command: run the nightly job, check and compare rule versions, explain a customer's
-segment, write the audit and experiment reports, make demo data."""
+segment, write the audit and experiment reports, make demo data, grant PostgreSQL readers the published tables."""
 
 # One module per command group; ``run`` is added by orchestration/cli.py (the installed entry point), as it is
 # the one command that needs Dagster. The docstring above is the command's --help description.
@@ -10,7 +10,19 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from segments.cli import clv, demo, explain, migrate, postgres, quality, quarantine, report, rules, runs
+from segments.cli import (
+    clv,
+    demo,
+    explain,
+    grant,
+    migrate,
+    postgres,
+    quality,
+    quarantine,
+    report,
+    rules,
+    runs,
+)
 from segments.cli.arguments import Parser
 from segments.errors import SegmentsError
 from segments.rules import RuleError
@@ -40,6 +52,6 @@ def _parser(extra_commands: Sequence[Callable] = ()) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add_command in [*extra_commands, rules.add_parser, explain.add_parser, report.add_parser, runs.add_parser,
                         clv.add_parser, quarantine.add_parser, quality.add_parser, demo.add_parser,
-                        migrate.add_parser, postgres.add_parser]:  # fmt: skip
+                        migrate.add_parser, postgres.add_parser, grant.add_parser]:  # fmt: skip
         add_command(commands)  # extra_commands: `run`, from orchestration/cli.py (it needs Dagster)
     return parser

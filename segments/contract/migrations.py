@@ -20,6 +20,7 @@ from importlib import metadata
 
 import duckdb
 
+from segments.contract.privileges import renew_grants
 from segments.contract.tables import DDL, HISTORY_VIEW, KEYS, TABLES, UPDATED_AT, columns, key_sql
 from segments.engines import dialect_of
 from segments.engines.dialect import ANY_VALUE_DDL
@@ -196,6 +197,8 @@ def migrate(con: duckdb.DuckDBPyConnection, *, applied_at: datetime | None = Non
             if migration.transactional:
                 con.execute("rollback")
             raise
+    if dialect_of(con) == "postgres":  # tables a migration made are readable by the roles at once
+        renew_grants(con)
     return pending
 
 

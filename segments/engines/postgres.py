@@ -173,6 +173,18 @@ class PostgresConnection:
             raise error from None
         return Result(cursor)
 
+    def execute_native(self, sql: str, parameters: Sequence[Any] | None = None) -> Result:
+        """A statement written for PostgreSQL, sent as is (what DuckDB's SQL has no words for: roles, grants,
+        privileges); ``%s`` placeholders. Errors as from ``execute``."""
+        cursor = self._con.cursor()
+        try:
+            cursor.execute(sql, _parameters(parameters))
+        except psycopg.Error as exc:
+            error = _error(exc)
+            error.statement = sql
+            raise error from None
+        return Result(cursor)
+
     def sql(self, sql: str) -> Result:
         return self.execute(sql)
 
