@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
-from uuid import uuid4
 
 import psycopg
 import pyarrow as pa
@@ -196,20 +195,46 @@ class PostgresConnection:
         except psycopg.Error as exc:
             raise _error(exc) from None
 
-    def arrow_batches(self, sql: str, *, rows: int = 100_000) -> Iterator[pa.Table]:
-        """A query's result in tables of up to ``rows`` rows, read through a server-side cursor, so a large
-        result never sits in memory whole. Only inside a transaction (``begin`` ... ``commit``): the cursor
-        lives until it ends."""
+    def arrow_batches(self, sql: str, *, block_bytes: int = 16 << 20) -> Iterator[pa.Table]:
+        """A query's result as a stream of Arrow tables: COPY's CSV output parsed by Arrow as it arrives (its
+        columns typed as ``execute`` types them), so a large result is never held whole, nor turned into
+        Python objects. Consume it to the end before the next statement."""
         (statement,) = to_postgres(sql)
         try:
-            with self._con.cursor(name=f"segments_{uuid4().hex}") as cursor:
-                cursor.execute(statement)
-                while batch := cursor.fetchmany(rows):
-                    yield _arrow(cursor.description, batch)
-                if cursor.description is not None and cursor.rownumber == 0:
-                    yield _arrow(cursor.description, [])
+            with self._con.cursor() as cursor:
+                cursor.execute(f"select * from ({statement}) as result limit 0")
+                columns = [(column.name, column.type_code) for column in cursor.description or []]
+                with cursor.copy(f"copy ({statement}) to stdout with (format csv)") as copy:
+                    reader = pa_csv.open_csv(
+                        io.BufferedReader(_Chunks(copy), buffer_size=1 << 20),
+                        read_options=pa_csv.ReadOptions(
+                            column_names=[name for name, _ in columns],
+                            block_size=block_bytes,
+                            use_threads=False,
+                        ),
+                        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+                        convert_options=pa_csv.ConvertOptions(
+                            column_types={name: arrow_type(oid) for name, oid in columns},
+                            true_values=["t"],
+                            false_values=["f"],
+                            null_values=[""],
+                            strings_can_be_null=True,
+                            quoted_strings_can_be_null=False,  # "" is an empty text, an empty field NULL
+                        ),
+                    )
+                    schema = pa.schema([(name, arrow_type(oid)) for name, oid in columns])
+                    empty = True
+                    for batch in reader:
+                        empty = False
+                        yield pa.Table.from_batches([batch]).cast(schema)
+                    if empty:
+                        yield schema.empty_table()
         except psycopg.Error as exc:
             raise _error(exc) from None
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV file" not in str(exc):
+                raise
+            yield pa.schema([(name, arrow_type(oid)) for name, oid in columns]).empty_table()
 
     def copy_arrow(self, qualified: str, table: pa.Table) -> int:
         """Append ``table``'s rows to the existing table ``qualified`` (its columns by name) with COPY."""
@@ -257,6 +282,28 @@ class PostgresConnection:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class _Chunks(io.RawIOBase):
+    """COPY's chunks as a readable binary stream (what Arrow's CSV reader reads from)."""
+
+    def __init__(self, chunks: Iterable):
+        self._chunks = iter(chunks)
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(bytes(chunk))
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 def _parameters(parameters):

@@ -2,8 +2,8 @@
 file and renamed into place, after every publish and after a failed run (so its ``runs`` list that run too).
 
 On PostgreSQL the file is the export of the published tables for tools that read DuckDB files: each table is
-read in one REPEATABLE READ transaction (all tables as of one moment), through a server-side cursor in
-batches of Arrow tables, into a new DuckDB file with the types the DuckDB warehouse would have given it.
+read in one REPEATABLE READ transaction (all tables as of one moment), streamed by COPY and parsed into
+Arrow tables as it arrives, into a new DuckDB file with the types the DuckDB warehouse would have given it.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ def export_snapshot(
 def _export_from_postgres(con, tmp: Path, *, run_id: str, refreshed_at: datetime) -> None:
     snapshot = duckdb.connect(str(tmp))
     con.raw.execute("begin isolation level repeatable read read only")
+    con.raw.execute("set local timezone = 'UTC'")  # instants written as +00, which Arrow's parser reads
     try:
         for table in SNAPSHOT_TABLES:
             columns = con.execute(
