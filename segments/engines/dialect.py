@@ -24,7 +24,7 @@ transforms below add what PostgreSQL 15 lacks and sqlglot leaves as is:
 - ``round(x)`` / ``round(x, n)``: ``segments.round``, DuckDB's rounding (half away from zero; PostgreSQL
   rounds a double half to even and has no ``round(double, integer)``);
 - ``ends_with(a, b)``: ``right(a, length(b)) = b``; ``contains(a, b)``: ``strpos(a, b) > 0``;
-- ``GROUP BY ALL``: the positions of the projections that read a column and hold no aggregate.
+- ``GROUP BY ALL``: the positions of the projections that read a column and hold no aggregate or window.
 
 Semantics sqlglot already keeps: ``/`` divides as DuckDB does (a double, never integer division: the left side
 is cast to double precision), and ``ORDER BY`` keeps DuckDB's NULL placement (``NULLS LAST`` written out where
@@ -125,7 +125,8 @@ def _like_duckdb(node: exp.Expression) -> exp.Expression:
 
 
 def _aggregates(projection: exp.Expression) -> bool:
-    return any(not agg.find_ancestor(exp.Window) for agg in projection.find_all(exp.AggFunc))
+    """DuckDB's GROUP BY ALL leaves out a projection holding an aggregate, also inside a window."""
+    return projection.find(exp.AggFunc, exp.Window) is not None
 
 
 def _json_text(node: exp.JSONObject) -> exp.Expression:
