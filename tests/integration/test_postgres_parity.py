@@ -207,8 +207,8 @@ ROWS = """(values (1, 2, 2.5::double, 12.25::decimal(18,2), 'Abc', date '2024-01
                   (null, null, null, null, null, null, null)) as t(i, j, x, n, s, d1, d2)"""
 
 
-def test_rule_expressions_mean_the_same_on_both_engines(postgres_database):
-    with PostgresConnection(postgres_database) as pg, duckdb.connect() as duck:
+def test_rule_expressions_mean_the_same_on_both_engines(postgres_dsn):
+    with PostgresConnection(postgres_dsn) as pg, duckdb.connect() as duck:
         migrate(pg)  # the functions the PostgreSQL spelling calls
         for expression in EXPRESSIONS:
             query = f"select {expression} from {ROWS}"
