@@ -123,10 +123,10 @@ def held_elsewhere(warehouse: Path, run_id: str):
 
 def postgres_database(dsn: str, name: str, *, template: str | None = None) -> str:
     """A new, empty database ``name`` on the server of ``dsn`` (a copy of database ``template`` if given),
-    replacing one of that name; returns its DSN."""
+    replacing one of that name; returns its DSN, a URL (the form SEGMENTS_POSTGRES_DSN takes)."""
     import psycopg  # only the tests that use Postgres need it
     from psycopg import sql
-    from psycopg.conninfo import make_conninfo
+    from psycopg.conninfo import conninfo_to_dict
 
     with psycopg.connect(dsn, autocommit=True) as con:
         con.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
@@ -134,4 +134,5 @@ def postgres_database(dsn: str, name: str, *, template: str | None = None) -> st
         if template:
             create += sql.SQL(" template {}").format(sql.Identifier(template))
         con.execute(create)
-    return make_conninfo(dsn, dbname=name)
+    parts = conninfo_to_dict(dsn)
+    return f"postgresql://{parts['user']}@{parts['host']}:{parts['port']}/{name}"

@@ -139,12 +139,6 @@ def test_a_reader_never_waits_and_sees_one_run_per_read(warehouse, postgres_dsn,
     assert reads[-1][1] == [("r2", 6_000, 1)]
 
 
-def _url(dsn: str) -> str:
-    """SEGMENTS_POSTGRES_DSN's form (a URL) of a test database's DSN."""
-    parts = psycopg.conninfo.conninfo_to_dict(dsn)
-    return f"postgresql://{parts['user']}@{parts['host']}:{parts['port']}/{parts['dbname']}"
-
-
 def _can(dsn: str, role: str, sql: str) -> bool:
     with psycopg.connect(psycopg.conninfo.make_conninfo(dsn, user=role), autocommit=True) as con:
         try:
@@ -190,7 +184,7 @@ def test_segments_grant_gives_readers_the_published_tables_only(
     warehouse.execute_native("grant usage on schema marts to segments_reader")  # left over: revoked below
     warehouse.execute_native("grant select on marts.customers, segments.runs to segments_reader")
     monkeypatch.setenv("SEGMENTS_TARGET", "postgres")
-    monkeypatch.setenv("SEGMENTS_POSTGRES_DSN", _url(postgres_dsn))
+    monkeypatch.setenv("SEGMENTS_POSTGRES_DSN", postgres_dsn)
 
     assert main(["grant", "--login", tool, "--auditor", auditor]) == 0
     first = capsys.readouterr().out
@@ -228,7 +222,7 @@ def test_segments_grant_gives_readers_the_published_tables_only(
 def test_roles_granted_before_the_first_run_read_its_tables(postgres_dsn, logins, pipeline_env, monkeypatch):
     tool, auditor = logins
     monkeypatch.setenv("SEGMENTS_TARGET", "postgres")
-    monkeypatch.setenv("SEGMENTS_POSTGRES_DSN", _url(postgres_dsn))
+    monkeypatch.setenv("SEGMENTS_POSTGRES_DSN", postgres_dsn)
     assert main(["grant", "--login", tool, "--auditor", auditor]) == 0  # an empty database: no tables yet
     with PostgresConnection(postgres_dsn) as con:
         migrate(con)  # the first run's migrations make the tables
