@@ -24,7 +24,10 @@ transforms below add what PostgreSQL 15 lacks and sqlglot leaves as is:
 - ``round(x)`` / ``round(x, n)``: ``segments.round``, DuckDB's rounding (half away from zero; PostgreSQL
   rounds a double half to even and has no ``round(double, integer)``);
 - ``ends_with(a, b)``: ``right(a, length(b)) = b``; ``contains(a, b)``: ``strpos(a, b) > 0``;
-- ``GROUP BY ALL``: the positions of the projections that read a column and hold no aggregate or window.
+- ``GROUP BY ALL``: the positions of the projections that read a column and hold no aggregate or window;
+- ``t UNPIVOT (value FOR name IN (a, b))``: a subquery over t with a ``CROSS JOIN LATERAL (VALUES ('a', t.a),
+  ('b', t.b))``, NULL values left out as DuckDB does (t's own columns stay in it: name them rather than
+  ``*``).
 
 Semantics sqlglot already keeps: ``/`` divides as DuckDB does (a double, never integer division: the left side
 is cast to double precision), and ``ORDER BY`` keeps DuckDB's NULL placement (``NULLS LAST`` written out where
@@ -90,6 +93,8 @@ def _like_duckdb(node: exp.Expression) -> exp.Expression:
     """Functions PostgreSQL has with other semantics, or lacks (see the module's docstring)."""
     if isinstance(node, exp.JSONObject):
         return _json_text(node)
+    if isinstance(node, exp.Table) and any(p.args.get("unpivot") for p in node.args.get("pivots") or []):
+        return _unpivoted(node)
     if isinstance(node, exp.Cast) and node.to.this in _WIDE:
         hexadecimal = _hex_digits(node.this) if node.to.this in _UNSIGNED else None
         if hexadecimal is not None:
@@ -122,6 +127,41 @@ def _like_duckdb(node: exp.Expression) -> exp.Expression:
         ]
         node.set("group", exp.Group(expressions=positions) if positions else None)
     return node
+
+
+def _unpivoted(table: exp.Table) -> exp.Expression:
+    """``t UNPIVOT (value FOR name IN (a, b))``: t's rows, each once per listed column whose value is not NULL
+    (DuckDB's default), with the column's name and value, from a lateral VALUES list."""
+    (pivot,) = table.args["pivots"]
+    (value,) = pivot.expressions
+    (field,) = pivot.args["fields"]
+    source = table.copy()
+    source.set("pivots", None)
+    name = source.alias_or_name
+    alias = pivot.args.get("alias")
+    rows = [
+        exp.Tuple(
+            expressions=[exp.Literal.string(c.name), exp.column(c.this.copy(), table=exp.to_identifier(name))]
+        )
+        for c in field.expressions
+    ]
+    values = exp.Lateral(
+        this=exp.Subquery(this=exp.Values(expressions=rows)),
+        alias=exp.TableAlias(this=exp.to_identifier("_unpivot"), columns=[field.this.copy(), value.copy()]),
+    )
+    select = (
+        exp.select(
+            exp.Column(this=exp.Star(), table=exp.to_identifier(name)),
+            f"_unpivot.{field.this.name}",
+            f"_unpivot.{value.name}",
+        )
+        .from_(source)
+        .join(values, join_type="cross")
+        .where(exp.Not(this=exp.Is(this=exp.column(value.name, table="_unpivot"), expression=exp.Null())))
+    )
+    return exp.Subquery(
+        this=select, alias=alias.copy() if alias else exp.TableAlias(this=exp.to_identifier(name))
+    )
 
 
 def _aggregates(projection: exp.Expression) -> bool:

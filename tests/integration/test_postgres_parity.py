@@ -213,3 +213,14 @@ def test_rule_expressions_mean_the_same_on_both_engines(postgres_dsn):
         for expression in EXPRESSIONS:
             query = f"select {expression} from {ROWS}"
             assert pg.execute(query).fetchall() == duck.execute(query).fetchall(), expression
+
+
+def test_unpivot_gives_the_same_rows_on_both_engines(postgres_dsn):
+    facts = "(values ('s1', 'retail', 'north'), ('s2', null, 'south'), ('s3', null, null)) as f(id, industry, region)"
+    query = f"""with facts as (select * from {facts})
+        select id, fact, fact_value from facts unpivot (fact_value for fact in (industry, region))
+        order by id, fact"""
+    with PostgresConnection(postgres_dsn) as pg, duckdb.connect() as duck:
+        expected = [("s1", "industry", "retail"), ("s1", "region", "north"), ("s2", "region", "south")]
+        assert duck.execute(query).fetchall() == expected
+        assert pg.execute(query).fetchall() == expected
