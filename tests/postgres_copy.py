@@ -5,7 +5,6 @@ built on both engines from the same inputs. A stand-in for the real Postgres loa
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import duckdb
@@ -14,17 +13,8 @@ import yaml
 
 from segments.settings import DBT_PROJECT_DIR
 from segments.sql import quote_identifier as q
+from segments.value.step import postgres_type  # the value step's DuckDB -> PostgreSQL types
 
-# DuckDB type -> PostgreSQL type; DECIMAL(p,s) keeps its precision and scale
-_TYPES = {
-    "VARCHAR": "varchar",
-    "BOOLEAN": "boolean",
-    "INTEGER": "integer",
-    "BIGINT": "bigint",
-    "DOUBLE": "double precision",
-    "DATE": "date",
-    "TIMESTAMP": "timestamp",
-}
 _BATCH = 10_000
 
 
@@ -36,13 +26,6 @@ def source_relations(project_dir: Path = DBT_PROJECT_DIR) -> list[tuple[str, str
             schema = source.get("schema", source["name"])
             relations += [(schema, table.get("identifier", table["name"])) for table in source["tables"]]
     return relations
-
-
-def postgres_type(duckdb_type: str) -> str:
-    decimal = re.fullmatch(r"DECIMAL\((\d+),(\d+)\)", duckdb_type)
-    if decimal:
-        return f"numeric({decimal[1]},{decimal[2]})"
-    return _TYPES[duckdb_type]
 
 
 def copy_sources(warehouse: Path, dsn: str) -> dict[str, int]:
