@@ -15,6 +15,7 @@ from segments.cli import main
 from segments.contract import migrate
 from segments.engines.postgres import PostgresConnection
 from segments.publish import write_audit_publish as wap
+from segments.publish.roles import grant_roles
 from segments.publish.write_audit_publish import STAGED, RuleVersionInfo, publish
 from segments.rules import OUTPUT_COLUMNS
 
@@ -91,9 +92,14 @@ def test_a_failure_mid_publish_leaves_the_published_tables_as_they_were(warehous
     )  # nothing was left half-done
 
 
-def test_a_reader_never_waits_and_sees_one_run_per_read(warehouse, postgres_dsn, tmp_path, monkeypatch):
+def test_a_reader_never_waits_and_sees_one_run_per_read(
+    warehouse, postgres_dsn, logins, tmp_path, monkeypatch
+):
+    """A marketing tool's read-only login (segments_reader, by `segments grant`) polls during a publish."""
     _stage(warehouse, "r1", date(2026, 1, 1), 5_000, "Gold")
     _publish(warehouse, tmp_path, "r1", date(2026, 1, 1))
+    tool = logins[0]
+    grant_roles(warehouse, readers=[tool])
     _stage(warehouse, "r2", date(2026, 1, 2), 6_000, "Silver")
     swap = wap._swap_assignments
     holding = threading.Event()
@@ -111,7 +117,9 @@ def test_a_reader_never_waits_and_sees_one_run_per_read(warehouse, postgres_dsn,
 
     def read() -> None:
         try:
-            with psycopg.connect(postgres_dsn, autocommit=True) as reader:
+            with psycopg.connect(
+                psycopg.conninfo.make_conninfo(postgres_dsn, user=tool), autocommit=True
+            ) as reader:
                 reader.execute("set statement_timeout = '1s'")  # waiting for a lock would fail the read
                 while not done.is_set():
                     started = time.monotonic()
